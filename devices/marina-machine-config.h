@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* The hardware family a machine is built from. */
+typedef enum {
+  MARINA_PROFILE_MODERN,  /* q35, virtio disk, VGA, XHCI */
+  MARINA_PROFILE_LEGACY,  /* i440fx, IDE disk, LSI SCSI, Cirrus, UHCI */
+} MarinaProfile;
+
+/* Whether marinad starts the machine when the host (marinad) starts. */
+typedef enum {
+  MARINA_AUTOSTART_NEVER,
+  MARINA_AUTOSTART_ALWAYS,
+  MARINA_AUTOSTART_IF_RUNNING,  /* only if it ran when the host stopped */
+} MarinaAutostart;
+
+/* What the host does to a running machine when it shuts down. */
+typedef enum {
+  MARINA_STOP_ACTION_SAVE,
+  MARINA_STOP_ACTION_SHUTDOWN,
+  MARINA_STOP_ACTION_TURN_OFF,
+} MarinaStopAction;
+
+/* Limits that validation enforces; exported so that clients and tests agree. */
+#define MARINA_MACHINE_NAME_MAX_CHARS 64
+#define MARINA_MACHINE_NOTES_MAX_BYTES 4096
+#define MARINA_MACHINE_MEMORY_MIN_MIB 4
+#define MARINA_MACHINE_VCPUS_MAX 255
+/* The largest machine configuration (XML) accepted, in bytes. */
+#define MARINA_MACHINE_CONFIG_MAX_BYTES (1024 * 1024)
+
+/* A machine's configuration: a plain value, copied freely. Every string is
+ * UTF-8 and owned by the record. The values are only known to be sane after
+ * marina_machine_config_validate() (from_xml() runs it). */
+typedef struct {
+  char *id;               /* 32 lowercase hex digits, never NULL */
+  char *name;             /* 1 to 64 characters, see marina_validate_machine_name() */
+  char *notes;            /* free text; "" when none, never NULL */
+  MarinaProfile profile;
+  guint64 memory_mib;     /* guest RAM in MiB */
+  guint vcpus;            /* virtual processors, 1 to 255 */
+  char *accelerator;      /* "auto", "kvm" or "tcg" */
+  char *boot_disk;        /* absolute path of the boot disk image, or NULL */
+  char *boot_disk_format; /* "raw", "qcow2", "vpc", "vhdx", or NULL: probed when the
+                           * command line is built */
+  char *cdrom;            /* absolute path of the CD/DVD image, or NULL (empty drive) */
+  GStrv boot_order;       /* of "disk", "cdrom", "network", each at most once; never
+                           * NULL, may be empty */
+  MarinaAutostart autostart;
+  guint autostart_delay;  /* seconds to wait before an automatic start */
+  MarinaStopAction stop_action;
+} MarinaMachineConfig;
+
+MarinaMachineConfig *marina_machine_config_new    (void);
+MarinaMachineConfig *marina_machine_config_copy   (const MarinaMachineConfig *config);
+void                 marina_machine_config_free   (MarinaMachineConfig *config);
+gboolean             marina_machine_config_equal  (const MarinaMachineConfig *a,
+                                                   const MarinaMachineConfig *b);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaMachineConfig, marina_machine_config_free)
+
+const char *marina_profile_to_string         (MarinaProfile profile);
+gboolean    marina_profile_from_string       (const char    *string,
+                                              MarinaProfile *profile,
+                                              GError       **error);
+const char *marina_autostart_to_string       (MarinaAutostart autostart);
+gboolean    marina_autostart_from_string     (const char      *string,
+                                              MarinaAutostart *autostart,
+                                              GError         **error);
+const char *marina_stop_action_to_string     (MarinaStopAction action);
+gboolean    marina_stop_action_from_string   (const char       *string,
+                                              MarinaStopAction *action,
+                                              GError          **error);
+
+char       *marina_machine_id_new            (void);
+gboolean    marina_validate_machine_id       (const char *id,
+                                              GError    **error);
+gboolean    marina_validate_machine_name     (const char *name,
+                                              GError    **error);
+gboolean    marina_machine_config_validate   (const MarinaMachineConfig *config,
+                                              guint64                    host_memory_mib,
+                                              GError                   **error);
+gboolean    marina_machine_config_apply_options (MarinaMachineConfig *config,
+                                                 GVariant            *options,
+                                                 GError             **error);
+const char *marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
+                                                    const MarinaMachineConfig *b);
+
+/* The XML form: marina-machine-config-xml.c */
+MarinaMachineConfig *marina_machine_config_from_xml  (const char *xml,
+                                                      gssize      length,
+                                                      GError    **error);
+char                *marina_machine_config_to_xml    (const MarinaMachineConfig *config);
+MarinaMachineConfig *marina_machine_config_load_file (const char *path,
+                                                      GError    **error);
+
+G_END_DECLS

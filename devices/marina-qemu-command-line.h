@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "marina-machine-config.h"
+
+G_BEGIN_DECLS
+
+/* What the service decides for one run of QEMU, beside the configuration.
+ * All strings are borrowed. */
+typedef struct {
+  const char *qemu_binary;        /* e.g. "qemu-system-x86_64" or an absolute path */
+  const char *accelerator;        /* resolved: "kvm" or "tcg", never "auto" */
+  const char *qmp_socket_path;    /* QEMU listens here for QMP (marinad connects) */
+  const char *serial_socket_path; /* QEMU listens here for the first serial port */
+  const char *serial_log_path;    /* receives the serial output too; NULL for none */
+  gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
+} MarinaQemuRuntime;
+
+GStrv marina_qemu_command_line        (const MarinaMachineConfig *config,
+                                       const MarinaQemuRuntime   *runtime,
+                                       GError                   **error);
+char *marina_qemu_escape_option_value (const char *value);
+char *marina_qemu_uuid_from_id        (const char *id);
+
+G_END_DECLS

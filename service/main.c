@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marinad"
+#include "config.h"
+
+#include <locale.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include "marina-error.h"
+#include "marina-manager.h"
+
+#define BUS_NAME "org.marinavm.Marina1"
+
+typedef struct {
+  gboolean session;
+  char *bus_address;
+  char *state_dir;
+  char *runtime_dir;
+  char *config_file;
+  gboolean verbose;
+} Options;
+
+typedef struct {
+  GMainLoop *loop;
+  GDBusConnection *connection;
+  MarinaManager *manager;
+  guint owner_id;
+  int exit_code;
+} Daemon;
+
+static gboolean
+parse_options (int *argc, char ***argv, Options *options, GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &options->session,
+      "Use the session bus and per-user directories", NULL },
+    { "bus-address", 0, 0, G_OPTION_ARG_STRING, &options->bus_address,
+      "Connect to the bus at ADDRESS", "ADDRESS" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->state_dir,
+      "Keep configurations, saved states and the event log in DIR", "DIR" },
+    { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->runtime_dir,
+      "Keep sockets and pid files in DIR (default: STATE-DIR/run with --state-dir)", "DIR" },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &options->config_file,
+      "Read settings from FILE instead of marina.conf", "FILE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log debug messages", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("— the Marina virtual server");
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_summary (context,
+                                "Runs virtual machines with QEMU and offers them on D-Bus as "
+                                BUS_NAME ".");
+  return g_option_context_parse (context, argc, argv, error);
+}
+
+static char *
+default_dir (const Options *options, const char *system_dir, const char *user_base)
+{
+  if (!options->session)
+    return g_strdup (system_dir);
+  return g_build_filename (user_base, "marina", NULL);
+}
+
+static char *
+user_runtime_base (void)
+{
+  const char *xdg = g_getenv ("XDG_RUNTIME_DIR");
+
+  if (xdg && *xdg)
+    return g_strdup (xdg);
+  return g_strdup_printf ("/tmp/marina-%u", (unsigned) getuid ());
+}
+
+static char *
+keyfile_string (GKeyFile *keyfile, const char *group, const char *key, const char *fallback)
+{
+  char *value = g_key_file_get_string (keyfile, group, key, NULL);
+
+  if (value)
+    return g_strstrip (value);
+  return g_strdup (fallback);
+}
+
+static guint
+keyfile_uint (GKeyFile *keyfile, const char *group, const char *key, guint fallback)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 value = g_key_file_get_uint64 (keyfile, group, key, &error);
+
+  return error || value == 0 || value > G_MAXUINT ? fallback : (guint) value;
+}
+
+static gboolean
+load_config_file (const Options *options, GKeyFile *keyfile, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (options->config_file)
+    path = g_strdup (options->config_file);
+  else
+    path = options->session
+             ? g_build_filename (g_get_user_config_dir (), "marina", "marina.conf", NULL)
+             : g_strdup (MARINA_SYSCONFDIR "/marina.conf");
+  if (g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, &local_error))
+    return TRUE;
+  /* A missing default file means defaults; a named one must exist. */
+  if (!options->config_file && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, "Cannot read %s: %s", path,
+               local_error->message);
+  return FALSE;
+}
+
+static gboolean
+check_accelerator (const char *accelerator, GError **error)
+{
+  if (g_strv_contains ((const char *const[]) { "auto", "kvm", "tcg", NULL }, accelerator))
+    return TRUE;
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+               "[qemu] accelerator=%s is unknown; use auto, kvm or tcg", accelerator);
+  return FALSE;
+}
+
+static MarinaSettings *
+make_settings (const Options *options, GError **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(MarinaSettings) settings = g_new0 (MarinaSettings, 1);
+  g_autofree char *runtime_base = user_runtime_base ();
+
+  if (!load_config_file (options, keyfile, error))
+    return NULL;
+  settings->state_dir = options->state_dir
+                          ? g_canonicalize_filename (options->state_dir, NULL)
+                          : default_dir (options, MARINA_LOCALSTATEDIR, g_get_user_state_dir ());
+  if (options->runtime_dir)
+    settings->runtime_dir = g_canonicalize_filename (options->runtime_dir, NULL);
+  else if (options->state_dir)
+    settings->runtime_dir = g_build_filename (settings->state_dir, "run", NULL);
+  else
+    settings->runtime_dir = default_dir (options, MARINA_RUNSTATEDIR, runtime_base);
+  settings->qemu_binary = keyfile_string (keyfile, "qemu", "binary", "qemu-system-x86_64");
+  settings->accelerator = keyfile_string (keyfile, "qemu", "accelerator", "auto");
+  settings->shutdown_timeout = keyfile_uint (keyfile, "machines", "shutdown-timeout", 120);
+  settings->event_log_max = keyfile_uint (keyfile, "events", "max-events", 10000);
+  if (!check_accelerator (settings->accelerator, error))
+    return NULL;
+  return g_steal_pointer (&settings);
+}
+
+static GDBusConnection *
+connect_bus (const Options *options, GError **error)
+{
+  if (options->bus_address)
+    return g_dbus_connection_new_for_address_sync (options->bus_address,
+                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                   NULL, NULL, error);
+  return g_bus_get_sync (options->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  g_message ("Serving %s", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_printerr ("marinad: cannot own %s on this bus (is another marinad running?)\n", name);
+  daemon->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+}
+
+static void
+on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  /* Only now, with every machine's state known, do clients find us. */
+  daemon->owner_id = g_bus_own_name_on_connection (daemon->connection, BUS_NAME,
+                                                   G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                                   on_name_acquired, on_name_lost, daemon, NULL);
+}
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  /* Machines keep running: a restarted marinad finds them again. */
+  g_message ("Stopping; running machines are left running");
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished,
+                      GError *error, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_printerr ("marinad: lost the bus connection\n");
+  daemon->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+}
+
+int
+main (int argc, char **argv)
+{
+  Options options = { 0 };
+  Daemon daemon = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  MarinaSettings *settings;
+
+  setlocale (LC_ALL, "");
+  if (!parse_options (&argc, &argv, &options, &error) ||
+      (settings = make_settings (&options, &error)) == NULL ||
+      (connection = connect_bus (&options, &error)) == NULL)
+    {
+      g_printerr ("marinad: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (options.verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  (void) marina_error_quark (); /* registers the D-Bus error names */
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  daemon.manager = marina_manager_new (connection, settings);
+  daemon.connection = connection;
+  g_signal_connect (connection, "closed", G_CALLBACK (on_connection_closed), &daemon);
+  marina_manager_load_async (daemon.manager, on_loaded, &daemon);
+  g_unix_signal_add (SIGTERM, on_quit_signal, &daemon);
+  g_unix_signal_add (SIGINT, on_quit_signal, &daemon);
+  g_main_loop_run (daemon.loop);
+  if (daemon.owner_id)
+    g_bus_unown_name (daemon.owner_id);
+  g_dbus_connection_flush_sync (connection, NULL, NULL);
+  g_clear_object (&daemon.manager);
+  g_main_loop_unref (daemon.loop);
+  return daemon.exit_code;
+}

@@ -1,0 +1,1707 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-machine"
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gio/gunixfdlist.h>
+#include <glib/gstdio.h>
+
+#include "marina-error.h"
+#include "marina-image.h"
+#include "marina-machine.h"
+#include "marina-qemu-command-line.h"
+#include "marina-qemu.h"
+
+/* One virtual machine: its configuration, its state machine and, while it
+ * runs, its QEMU process.
+ *
+ * Files: the machine directory (under the state directory) holds the
+ * configuration (unless it was registered from elsewhere), the saved state
+ * and the serial log; the runtime directory holds QEMU's sockets, pid file and
+ * log, which is how a restarted marinad finds a running QEMU again. */
+
+typedef enum {
+  STATE_OFF,
+  STATE_STARTING,
+  STATE_RUNNING,
+  STATE_PAUSED,
+  STATE_SAVING,
+  STATE_SAVED,
+  STATE_RESTORING,
+  STATE_STOPPING,
+} MachineState;
+
+static const char *const state_names[] = {
+  "off", "starting", "running", "paused", "saving", "saved", "restoring", "stopping",
+};
+
+#define TURN_OFF_GRACE_MS 5000
+#define MIGRATION_POLL_MS 50
+#define SERIAL_CHARDEV "serial0"
+
+struct _MarinaMachine {
+  MarinaDBusMachineSkeleton parent_instance;
+
+  MarinaManager *manager; /* owns us */
+  MarinaMachineConfig *config;
+  char *object_path;
+  char *machine_dir;
+  char *config_path;
+  char *runtime_dir;
+
+  MachineState state;
+  MarinaQemu *qemu;
+  MarinaJob *job;              /* the operation in progress, if any */
+  char *expected_exit_reason;  /* set when we asked QEMU to exit */
+  gboolean guest_shut_down;    /* QEMU reported a guest-initiated poweroff */
+  gboolean saved_ok;           /* the state file of a save is complete */
+  int save_fd;                 /* our copy of the state file QEMU writes */
+  guint shutdown_timeout;      /* seconds the guest gets in a Shutdown */
+  guint calls_in_flight;       /* pause/resume/reset sent, not yet answered */
+  gboolean stopping_for_host;  /* StopMachines: keep the was-running mark */
+  guint shutdown_timeout_id;
+  guint kill_timeout_id;
+  guint autostart_id;
+  guint fd_counter;
+  GPtrArray *turn_off_waiters; /* GDBusMethodInvocation */
+  GTask *host_stop_task;
+  GTask *reattach_task;
+};
+
+static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MarinaMachine, marina_machine, MARINA_DBUS_TYPE_MACHINE_SKELETON,
+                               G_IMPLEMENT_INTERFACE (MARINA_DBUS_TYPE_MACHINE,
+                                                      marina_machine_iface_init))
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+/* ---- paths ---------------------------------------------------------------- */
+
+static char *
+machine_file (MarinaMachine *self, const char *name)
+{
+  return g_build_filename (self->machine_dir, name, NULL);
+}
+
+static char *
+runtime_file (MarinaMachine *self, const char *name)
+{
+  return g_build_filename (self->runtime_dir, name, NULL);
+}
+
+static char *
+dashed_uuid (const char *id)
+{
+  return g_strdup_printf ("%.8s-%.4s-%.4s-%.4s-%.12s", id, id + 8, id + 12, id + 16, id + 20);
+}
+
+static gboolean
+machine_file_exists (MarinaMachine *self, const char *name)
+{
+  g_autofree char *path = machine_file (self, name);
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+static void
+touch_machine_file (MarinaMachine *self, const char *name, gboolean present)
+{
+  g_autofree char *path = machine_file (self, name);
+
+  if (present)
+    g_file_set_contents (path, "", 0, NULL);
+  else
+    g_unlink (path);
+}
+
+/* ---- events and state ----------------------------------------------------- */
+
+static void
+log_event (MarinaMachine *self, const char *severity, const char *category,
+           const char *message)
+{
+  marina_manager_log (self->manager, severity, self->object_path, category, "Machine '%s': %s",
+                      self->config->name, message);
+}
+
+static void
+update_was_running (MarinaMachine *self)
+{
+  /* Remembers, across host reboots, which machines ran: the "if-running"
+   * autostart policy reads it. A host stop keeps it set on purpose. */
+  if (self->state == STATE_RUNNING)
+    touch_machine_file (self, "was-running", TRUE);
+  else if ((self->state == STATE_OFF || self->state == STATE_SAVED) && !self->stopping_for_host)
+    touch_machine_file (self, "was-running", FALSE);
+}
+
+static void
+finish_host_stop (MarinaMachine *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->host_stop_task);
+
+  self->stopping_for_host = FALSE;
+  if (task)
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+set_state (MarinaMachine *self, MachineState state, const char *reason)
+{
+  MarinaDBusMachine *iface = MARINA_DBUS_MACHINE (self);
+  MachineState old = self->state;
+  g_autofree char *message = NULL;
+
+  self->state = state;
+  update_was_running (self);
+  marina_dbus_machine_set_state (iface, state_names[state]);
+  marina_dbus_machine_set_state_reason (iface, reason);
+  marina_dbus_machine_emit_state_changed (iface, state_names[old], state_names[state], reason);
+  message = g_strdup_printf ("%s → %s (%s)", state_names[old], state_names[state], reason);
+  log_event (self, "info", "state", message);
+  if (state == STATE_OFF || state == STATE_SAVED)
+    finish_host_stop (self);
+}
+
+static gboolean
+state_is_one_of (MarinaMachine *self, const MachineState *allowed, guint n_allowed)
+{
+  for (guint i = 0; i < n_allowed; i++)
+    if (self->state == allowed[i])
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+describe_states (const MachineState *allowed, guint n_allowed)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < n_allowed; i++)
+    {
+      if (i > 0)
+        g_string_append (text, i + 1 == n_allowed ? " or " : ", ");
+      g_string_append (text, state_names[allowed[i]]);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static gboolean
+check_state_impl (MarinaMachine *self, const char *action, const MachineState *allowed,
+                  guint n_allowed, GError **error)
+{
+  g_autofree char *wanted = NULL;
+
+  if (state_is_one_of (self, allowed, n_allowed))
+    return TRUE;
+  wanted = describe_states (allowed, n_allowed);
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+               "Machine '%s' is %s; %s needs it to be %s", self->config->name,
+               state_names[self->state], action, wanted);
+  return FALSE;
+}
+
+#define check_state(self, action, error, ...) \
+  check_state_impl (self, action, (const MachineState[]) { __VA_ARGS__ }, \
+                    sizeof ((const MachineState[]) { __VA_ARGS__ }) / sizeof (MachineState), error)
+
+static gboolean
+return_error (GDBusMethodInvocation *invocation, GError *error)
+{
+  g_dbus_method_invocation_take_error (invocation, error);
+  return TRUE;
+}
+
+/* ---- properties ----------------------------------------------------------- */
+
+static void
+sync_config_properties (MarinaMachine *self)
+{
+  MarinaDBusMachine *iface = MARINA_DBUS_MACHINE (self);
+  const MarinaMachineConfig *c = self->config;
+
+  marina_dbus_machine_set_id (iface, c->id);
+  marina_dbus_machine_set_name (iface, c->name);
+  marina_dbus_machine_set_notes (iface, c->notes ? c->notes : "");
+  marina_dbus_machine_set_memory_mi_b (iface, c->memory_mib);
+  marina_dbus_machine_set_vcpus (iface, c->vcpus);
+  marina_dbus_machine_set_profile (iface, marina_profile_to_string (c->profile));
+  marina_dbus_machine_set_accelerator (iface, c->accelerator);
+  marina_dbus_machine_set_boot_disk (iface, c->boot_disk ? c->boot_disk : "");
+  marina_dbus_machine_set_cdrom (iface, c->cdrom ? c->cdrom : "");
+  marina_dbus_machine_set_boot_order (iface, (const char *const *) c->boot_order);
+  marina_dbus_machine_set_autostart (iface, marina_autostart_to_string (c->autostart));
+  marina_dbus_machine_set_autostart_delay (iface, c->autostart_delay);
+  marina_dbus_machine_set_stop_action (iface, marina_stop_action_to_string (c->stop_action));
+  marina_dbus_machine_set_config_path (iface, self->config_path);
+}
+
+static void
+sync_saved_state (MarinaMachine *self)
+{
+  marina_dbus_machine_set_has_saved_state (MARINA_DBUS_MACHINE (self),
+                                           machine_file_exists (self, "saved.state"));
+}
+
+static void
+sync_process_properties (MarinaMachine *self, const char *accelerator, gint64 started_at)
+{
+  MarinaDBusMachine *iface = MARINA_DBUS_MACHINE (self);
+
+  marina_dbus_machine_set_pid (iface, self->qemu ? marina_qemu_get_pid (self->qemu) : 0);
+  marina_dbus_machine_set_active_accelerator (iface, accelerator);
+  marina_dbus_machine_set_started_at (iface, started_at);
+}
+
+gboolean
+marina_machine_save_config (MarinaMachine *self, GError **error)
+{
+  g_autofree char *xml = marina_machine_config_to_xml (self->config);
+
+  /* g_file_set_contents_full writes a temporary file, fsyncs and renames:
+   * a crash leaves the old or the new configuration, never a torn one. */
+  return g_file_set_contents_full (self->config_path, xml, -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0640, error);
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static MarinaJob *
+begin_job (MarinaMachine *self, const char *operation, gboolean cancellable)
+{
+  g_clear_object (&self->job);
+  self->job = marina_job_new (operation, self->object_path, cancellable);
+  marina_manager_add_job (self->manager, self->job);
+  return self->job;
+}
+
+static void
+finish_job (MarinaMachine *self, const GError *error, const char *message)
+{
+  g_autoptr(MarinaJob) job = g_steal_pointer (&self->job);
+
+  if (job && !marina_job_is_finished (job))
+    marina_job_complete (job, error, message);
+}
+
+static const char *
+job_path (MarinaJob *job)
+{
+  return g_dbus_interface_skeleton_get_object_path (G_DBUS_INTERFACE_SKELETON (job));
+}
+
+/* ---- QMP helpers ---------------------------------------------------------- */
+
+static MarinaQmp *
+get_qmp (MarinaMachine *self, GError **error)
+{
+  MarinaQmp *qmp = self->qemu ? marina_qemu_get_qmp (self->qemu) : NULL;
+
+  if (qmp == NULL || !marina_qmp_is_connected (qmp))
+    {
+      g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                   "Machine '%s' has no connection to its QEMU monitor", self->config->name);
+      return NULL;
+    }
+  return qmp;
+}
+
+/* Runs one QMP command; the callback gets the machine as source object. */
+static void
+qmp_call (MarinaMachine *self, const char *command, JsonObject *arguments, int fd,
+          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  MarinaQmp *qmp = get_qmp (self, &error);
+
+  if (qmp == NULL)
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  marina_qmp_execute_async (qmp, command, arguments, fd, NULL, callback, user_data);
+}
+
+static JsonNode *
+qmp_call_finish (GAsyncResult *result, GError **error)
+{
+  GObject *qmp = g_task_get_source_object (G_TASK (result));
+
+  /* No source object: qmp_call() failed before QEMU was asked. */
+  if (qmp == NULL)
+    return g_task_propagate_pointer (G_TASK (result), error);
+  return marina_qmp_execute_finish (MARINA_QMP (qmp), result, error);
+}
+
+static JsonObject *
+args_new (void)
+{
+  return json_object_new ();
+}
+
+/* ---- QEMU exit ------------------------------------------------------------ */
+
+static void
+clear_timers (MarinaMachine *self)
+{
+  g_clear_handle_id (&self->shutdown_timeout_id, g_source_remove);
+  g_clear_handle_id (&self->kill_timeout_id, g_source_remove);
+}
+
+static void
+remove_runtime_files (MarinaMachine *self)
+{
+  static const char *const names[] = { "qemu.pid", "qmp.sock", "serial.sock", NULL };
+
+  for (guint i = 0; names[i]; i++)
+    {
+      g_autofree char *path = runtime_file (self, names[i]);
+      g_unlink (path);
+    }
+}
+
+static void
+answer_turn_off_waiters (MarinaMachine *self)
+{
+  for (guint i = 0; i < self->turn_off_waiters->len; i++)
+    marina_dbus_machine_complete_turn_off (MARINA_DBUS_MACHINE (self),
+                                           self->turn_off_waiters->pdata[i]);
+  g_ptr_array_set_size (self->turn_off_waiters, 0);
+}
+
+static const char *
+exit_reason (MarinaMachine *self)
+{
+  if (self->expected_exit_reason)
+    return self->expected_exit_reason;
+  if (self->guest_shut_down)
+    return "guest-shutdown";
+  return "qemu-crashed";
+}
+
+static void
+report_unexpected_exit (MarinaMachine *self, const char *how, const char *tail)
+{
+  g_autofree char *message =
+    g_strdup_printf ("QEMU ended unexpectedly: it %s.%s%s", how,
+                     *tail ? " Its last output:\n" : "", tail);
+  g_autoptr(GError) error = g_error_new_literal (MARINA_ERROR, MARINA_ERROR_FAILED, message);
+
+  log_event (self, "error", "qemu", message);
+  finish_job (self, error, NULL);
+}
+
+/* The job in progress ends with QEMU: a save or a shutdown has then done what
+ * it was asked; anything else (a start, say) was cut short. */
+static void
+finish_job_for_exit (MarinaMachine *self, const char *reason)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_str_equal (reason, "saved") || g_str_equal (reason, "shutdown"))
+    return finish_job (self, NULL, g_str_equal (reason, "saved") ? "The machine is saved"
+                                                                  : "The machine is off");
+  error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                       "Machine '%s' stopped (%s) before the operation finished",
+                       self->config->name, reason);
+  finish_job (self, error, NULL);
+}
+
+static void
+on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+  g_autofree char *reason = g_strdup (exit_reason (self));
+  MachineState next = self->saved_ok ? STATE_SAVED : STATE_OFF;
+
+  clear_timers (self);
+  if (g_str_equal (reason, "qemu-crashed"))
+    report_unexpected_exit (self, how, tail);
+  else if (g_str_equal (reason, "guest-shutdown"))
+    log_event (self, "info", "state", "the guest powered itself off");
+  if (self->state == STATE_RESTORING)
+    next = STATE_SAVED; /* a failed restore keeps the saved state */
+  g_signal_handlers_disconnect_by_data (qemu, self);
+  g_clear_object (&self->qemu);
+  g_clear_pointer (&self->expected_exit_reason, g_free);
+  self->guest_shut_down = FALSE;
+  self->saved_ok = FALSE;
+  remove_runtime_files (self);
+  sync_process_properties (self, "", 0);
+  sync_saved_state (self);
+  set_state (self, next, reason);
+  finish_job_for_exit (self, reason);
+  answer_turn_off_waiters (self);
+}
+
+static void
+on_qmp_event (MarinaQmp *qmp, const char *name, JsonObject *data, gint64 timestamp,
+              gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+
+  if (g_str_equal (name, "SHUTDOWN") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
+    self->guest_shut_down = TRUE;
+  else if (g_str_equal (name, "RESET") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
+    {
+      log_event (self, "info", "state", "the guest reset itself");
+      marina_dbus_machine_set_state_reason (MARINA_DBUS_MACHINE (self), "guest-reset");
+      marina_dbus_machine_emit_state_changed (MARINA_DBUS_MACHINE (self), state_names[self->state],
+                                              state_names[self->state], "guest-reset");
+    }
+  else if (g_str_equal (name, "GUEST_PANICKED"))
+    log_event (self, "error", "qemu", "the guest operating system panicked");
+  else if (g_str_equal (name, "STOP") && self->state == STATE_RUNNING && self->job == NULL &&
+           self->calls_in_flight == 0)
+    set_state (self, STATE_PAUSED, "qemu-stopped");
+}
+
+static void
+watch_qemu (MarinaMachine *self, MarinaQemu *qemu)
+{
+  self->qemu = qemu;
+  g_signal_connect (qemu, "exited", G_CALLBACK (on_qemu_exited), self);
+}
+
+static void
+watch_qmp (MarinaMachine *self)
+{
+  g_signal_connect_object (marina_qemu_get_qmp (self->qemu), "event",
+                           G_CALLBACK (on_qmp_event), self, 0);
+}
+
+static void
+request_exit (MarinaMachine *self, const char *reason);
+
+static gboolean
+on_kill_timeout (gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+
+  self->kill_timeout_id = 0;
+  if (self->qemu)
+    marina_qemu_kill (self->qemu, SIGKILL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_quit_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, NULL);
+  /* Nothing to do: the process's exit is what we wait for. */
+}
+
+static void
+request_exit (MarinaMachine *self, const char *reason)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_free (self->expected_exit_reason);
+  self->expected_exit_reason = g_strdup (reason);
+  if (get_qmp (self, &error))
+    qmp_call (self, "quit", NULL, -1, on_quit_sent, NULL);
+  else if (self->qemu)
+    marina_qemu_kill (self->qemu, SIGTERM);
+  if (self->kill_timeout_id == 0)
+    self->kill_timeout_id = g_timeout_add (TURN_OFF_GRACE_MS, on_kill_timeout, self);
+}
+
+/* ---- start and restore ----------------------------------------------------- */
+
+static const char *
+resolve_accelerator (MarinaMachine *self)
+{
+  const char *accel = self->config->accelerator;
+
+  if (g_strcmp0 (accel, "auto") == 0)
+    accel = marina_manager_get_settings (self->manager)->accelerator;
+  if (g_strcmp0 (accel, "auto") == 0)
+    accel = g_access ("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "tcg";
+  return accel;
+}
+
+static gboolean
+check_media_exist (MarinaMachine *self, GError **error)
+{
+  const char *paths[] = { self->config->boot_disk, self->config->cdrom };
+  const char *what[] = { "Boot disk", "CD/DVD image" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    if (paths[i] && !g_file_test (paths[i], G_FILE_TEST_IS_REGULAR))
+      {
+        g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                     "%s '%s' of machine '%s' does not exist or is not a regular file",
+                     what[i], paths[i], self->config->name);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static GStrv
+build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
+{
+  g_autofree char *qmp = runtime_file (self, "qmp.sock");
+  g_autofree char *serial = runtime_file (self, "serial.sock");
+  g_autofree char *serial_log = machine_file (self, "serial.log");
+  MarinaQemuRuntime runtime = {
+    .qemu_binary = marina_manager_get_settings (self->manager)->qemu_binary,
+    .accelerator = resolve_accelerator (self),
+    .qmp_socket_path = qmp,
+    .serial_socket_path = serial,
+    .serial_log_path = serial_log,
+    .incoming = incoming,
+  };
+
+  return marina_qemu_command_line (self->config, &runtime, error);
+}
+
+static gboolean
+write_pid_file (MarinaMachine *self, GError **error)
+{
+  g_autofree char *path = runtime_file (self, "qemu.pid");
+  g_autofree char *text = g_strdup_printf ("%d\n", marina_qemu_get_pid (self->qemu));
+
+  return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+static gboolean
+spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
+{
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *log_path = runtime_file (self, "qemu.log");
+  g_autofree char *serial_log = machine_file (self, "serial.log");
+  MarinaQemu *qemu;
+
+  if (!check_media_exist (self, error))
+    return FALSE;
+  argv = build_command_line (self, incoming, error);
+  if (argv == NULL)
+    return FALSE;
+  if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create %s: %s",
+                        self->runtime_dir, g_strerror (errno)), FALSE;
+  remove_runtime_files (self);
+  /* Each run gets a fresh serial log; QEMU appends to it. */
+  g_file_set_contents (serial_log, "", 0, NULL);
+  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, error);
+  if (qemu == NULL)
+    return FALSE;
+  watch_qemu (self, qemu);
+  return write_pid_file (self, error);
+}
+
+static void
+fail_start (MarinaMachine *self, GError *error)
+{
+  g_autoptr(GError) owned = error;
+
+  if (self->job == NULL)
+    return; /* QEMU's exit was reported already, with its output */
+  log_event (self, "error", "error", error->message);
+  finish_job (self, error, NULL);
+  /* The job is answered; QEMU's exit then brings the state back. */
+  if (self->qemu)
+    request_exit (self, self->state == STATE_RESTORING ? "restore-failed" : "start-failed");
+}
+
+static void
+become_running (MarinaMachine *self, const char *reason, gboolean paused)
+{
+  sync_process_properties (self, resolve_accelerator (self), g_get_real_time ());
+  set_state (self, paused ? STATE_PAUSED : STATE_RUNNING, reason);
+  finish_job (self, NULL, paused ? "The machine is paused" : "The machine is running");
+}
+
+static void
+on_cont_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  gboolean restored = self->state == STATE_RESTORING;
+
+  if (error)
+    return fail_start (self, g_steal_pointer (&error));
+  if (restored)
+    {
+      g_autofree char *state_file = machine_file (self, "saved.state");
+      g_unlink (state_file);
+      sync_saved_state (self);
+    }
+  become_running (self, restored ? "restored" : "user", FALSE);
+}
+
+static void
+send_cont (MarinaMachine *self)
+{
+  qmp_call (self, "cont", NULL, -1, on_cont_done, g_object_ref (self));
+}
+
+/* Restore: QEMU waits with "-incoming defer"; we hand it the state file as an
+ * fd, start the incoming migration and poll until it completes. */
+
+static void poll_migration (MarinaMachine *self);
+
+static gboolean
+saved_while_paused (MarinaMachine *self)
+{
+  return machine_file_exists (self, "saved.paused");
+}
+
+static void
+on_incoming_done (MarinaMachine *self)
+{
+  if (saved_while_paused (self))
+    {
+      g_autofree char *state_file = machine_file (self, "saved.state");
+      g_unlink (state_file);
+      touch_machine_file (self, "saved.paused", FALSE);
+      sync_saved_state (self);
+      become_running (self, "restored", TRUE);
+    }
+  else
+    send_cont (self);
+}
+
+static void
+on_save_done (MarinaMachine *self);
+
+static void
+migration_finished (MarinaMachine *self, GError *error)
+{
+  gboolean restoring = self->state == STATE_RESTORING;
+
+  if (error && restoring)
+    return fail_start (self, error);
+  if (restoring)
+    return on_incoming_done (self);
+  on_save_done (self); /* error handling of a save is in its own path */
+  g_clear_error (&error);
+}
+
+static void on_save_failed (MarinaMachine *self, GError *error);
+
+static void
+on_query_migrate (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  JsonObject *info, *ram;
+  const char *status;
+
+  if (error)
+    return self->state == STATE_SAVING ? on_save_failed (self, g_steal_pointer (&error))
+                                       : migration_finished (self, g_steal_pointer (&error));
+  info = json_node_get_object (ret);
+  status = json_object_get_string_member_with_default (info, "status", "none");
+  ram = json_object_has_member (info, "ram") ? json_object_get_object_member (info, "ram") : NULL;
+  if (ram && self->job && json_object_get_int_member_with_default (ram, "total", 0) > 0)
+    marina_job_set_progress (self->job,
+                             (double) json_object_get_int_member_with_default (ram, "transferred", 0) /
+                             json_object_get_int_member (ram, "total"));
+  if (g_str_equal (status, "completed"))
+    migration_finished (self, NULL);
+  else if (g_str_equal (status, "failed") || g_str_equal (status, "cancelled"))
+    {
+      g_autoptr(GError) failed = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                              "QEMU's migration %s: %s", status,
+                                              json_object_get_string_member_with_default (info, "error-desc", "no reason given"));
+      if (self->state == STATE_SAVING)
+        on_save_failed (self, g_steal_pointer (&failed));
+      else
+        migration_finished (self, g_steal_pointer (&failed));
+    }
+  else
+    poll_migration (self);
+}
+
+static gboolean
+poll_migration_now (gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+
+  qmp_call (self, "query-migrate", NULL, -1, on_query_migrate, self); /* ref passes on */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+poll_migration (MarinaMachine *self)
+{
+  g_timeout_add (MIGRATION_POLL_MS, poll_migration_now, g_object_ref (self));
+}
+
+typedef struct {
+  MarinaMachine *self;
+  char *uri;
+  const char *command;
+} MigrateStep;
+
+static void
+on_migrate_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error && self->state == STATE_SAVING)
+    return on_save_failed (self, g_steal_pointer (&error));
+  if (error)
+    return fail_start (self, g_steal_pointer (&error));
+  poll_migration (self);
+}
+
+static void
+on_migration_fd_passed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MigrateStep *step = user_data;
+  g_autoptr(MarinaMachine) self = step->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = args_new ();
+  const char *command = step->command;
+
+  json_object_set_string_member (args, "uri", step->uri);
+  g_free (step->uri);
+  g_free (step);
+  if (error && self->state == STATE_SAVING)
+    return on_save_failed (self, g_steal_pointer (&error));
+  if (error)
+    return fail_start (self, g_steal_pointer (&error));
+  qmp_call (self, command, args, -1, on_migrate_started, g_object_ref (self));
+}
+
+/* Passes fd to QEMU under a fresh name and runs "migrate" or
+ * "migrate-incoming" on it. The caller keeps and closes its own fd. */
+static void
+start_migration (MarinaMachine *self, const char *command, int fd)
+{
+  MigrateStep *step = g_new0 (MigrateStep, 1);
+  g_autoptr(JsonObject) args = args_new ();
+  g_autofree char *name = g_strdup_printf ("migration%u", ++self->fd_counter);
+
+  step->self = g_object_ref (self);
+  step->uri = g_strdup_printf ("fd:%s", name);
+  step->command = command;
+  json_object_set_string_member (args, "fdname", name);
+  qmp_call (self, "getfd", args, fd, on_migration_fd_passed, step);
+}
+
+static void
+start_incoming (MarinaMachine *self)
+{
+  g_autofree char *path = machine_file (self, "saved.state");
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+  if (fd < 0)
+    return fail_start (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                          "Cannot open the saved state %s: %s", path,
+                                          g_strerror (errno)));
+  start_migration (self, "migrate-incoming", fd);
+  close (fd);
+}
+
+static void
+on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_qemu_connect_qmp_finish (MARINA_QEMU (source), result, &error))
+    return fail_start (self, g_steal_pointer (&error));
+  if (self->qemu != MARINA_QEMU (source))
+    return;
+  watch_qmp (self);
+  if (self->state == STATE_RESTORING)
+    start_incoming (self);
+  else
+    send_cont (self);
+}
+
+static MarinaJob *
+begin_start (MarinaMachine *self, GError **error)
+{
+  gboolean restore = self->state == STATE_SAVED;
+  g_autofree char *qmp = runtime_file (self, "qmp.sock");
+
+  if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED))
+    return NULL;
+  if (!spawn_qemu (self, restore, error))
+    return NULL;
+  begin_job (self, restore ? "restore" : "start", FALSE);
+  set_state (self, restore ? STATE_RESTORING : STATE_STARTING, "user");
+  sync_process_properties (self, "", 0);
+  marina_qemu_connect_qmp_async (self->qemu, qmp, NULL, on_start_qmp_connected,
+                                 g_object_ref (self));
+  return self->job;
+}
+
+static gboolean
+handle_start (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  MarinaJob *job = begin_start (self, &error);
+
+  if (job == NULL)
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_start (iface, invocation, job_path (job));
+  return TRUE;
+}
+
+/* ---- pause, resume, reset ------------------------------------------------- */
+
+typedef struct {
+  MarinaMachine *self;
+  GDBusMethodInvocation *invocation;
+  MachineState next;
+  const char *what;
+} SimpleCall;
+
+static void
+on_simple_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  SimpleCall *call = user_data;
+  g_autoptr(MarinaMachine) self = call->self;
+  GDBusMethodInvocation *invocation = call->invocation;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  MachineState next = call->next;
+  const char *what = call->what;
+
+  g_free (call);
+  self->calls_in_flight--;
+  if (error)
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  if (next != self->state)
+    set_state (self, next, "user");
+  else
+    log_event (self, "info", "state", what);
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+simple_qmp_call (MarinaMachine *self, GDBusMethodInvocation *invocation, const char *command,
+                 MachineState next, const char *what)
+{
+  SimpleCall *call = g_new0 (SimpleCall, 1);
+
+  call->self = g_object_ref (self);
+  call->invocation = invocation;
+  call->next = next;
+  call->what = what;
+  self->calls_in_flight++;
+  qmp_call (self, command, NULL, -1, on_simple_call_done, call);
+}
+
+static gboolean
+handle_pause (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_state (self, "Pause", &error, STATE_RUNNING))
+    return return_error (invocation, error);
+  simple_qmp_call (self, invocation, "stop", STATE_PAUSED, "paused");
+  return TRUE;
+}
+
+static gboolean
+handle_resume (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_state (self, "Resume", &error, STATE_PAUSED))
+    return return_error (invocation, error);
+  simple_qmp_call (self, invocation, "cont", STATE_RUNNING, "resumed");
+  return TRUE;
+}
+
+static gboolean
+handle_reset (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_state (self, "Reset", &error, STATE_RUNNING, STATE_PAUSED))
+    return return_error (invocation, error);
+  simple_qmp_call (self, invocation, "system_reset", self->state, "reset by the user");
+  return TRUE;
+}
+
+/* ---- save ----------------------------------------------------------------- */
+
+static void
+on_save_failed (MarinaMachine *self, GError *error)
+{
+  g_autoptr(GError) owned = error;
+  g_autofree char *part = machine_file (self, "saved.state.part");
+  gboolean was_paused = machine_file_exists (self, "saved.paused");
+
+  close_fd (&self->save_fd);
+  g_unlink (part);
+  touch_machine_file (self, "saved.paused", FALSE);
+  log_event (self, "error", "error", error->message);
+  finish_job (self, error, NULL);
+  set_state (self, was_paused ? STATE_PAUSED : STATE_RUNNING, "save-failed");
+  if (!was_paused)
+    qmp_call (self, "cont", NULL, -1, on_quit_sent, NULL);
+}
+
+static void
+on_save_done (MarinaMachine *self)
+{
+  g_autofree char *part = machine_file (self, "saved.state.part");
+  g_autofree char *final = machine_file (self, "saved.state");
+  g_autoptr(GError) error = NULL;
+
+  /* QEMU has written everything; make it durable before it counts. */
+  if (self->save_fd >= 0 && fsync (self->save_fd) < 0)
+    error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot write the saved state: %s",
+                         g_strerror (errno));
+  close_fd (&self->save_fd);
+  if (error == NULL && g_rename (part, final) < 0)
+    error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot store the saved state %s: %s",
+                         final, g_strerror (errno));
+  if (error)
+    return on_save_failed (self, g_steal_pointer (&error));
+  self->saved_ok = TRUE;
+  request_exit (self, "saved");
+}
+
+static void
+on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autofree char *part = machine_file (self, "saved.state.part");
+
+  if (error)
+    return on_save_failed (self, g_steal_pointer (&error));
+  self->save_fd = open (part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (self->save_fd < 0)
+    return on_save_failed (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                              "Cannot create the saved state %s: %s", part,
+                                              g_strerror (errno)));
+  start_migration (self, "migrate", self->save_fd);
+}
+
+static MarinaJob *
+begin_save (MarinaMachine *self, GError **error)
+{
+  if (!check_state (self, "Save", error, STATE_RUNNING, STATE_PAUSED))
+    return NULL;
+  touch_machine_file (self, "saved.paused", self->state == STATE_PAUSED);
+  begin_job (self, "save", FALSE);
+  set_state (self, STATE_SAVING, "user");
+  /* Stop the guest first so that what is saved is one consistent moment. */
+  qmp_call (self, "stop", NULL, -1, on_stopped_for_save, g_object_ref (self));
+  return self->job;
+}
+
+static gboolean
+handle_save (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  MarinaJob *job = begin_save (self, &error);
+
+  if (job == NULL)
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_save (iface, invocation, job_path (job));
+  return TRUE;
+}
+
+static gboolean
+handle_discard_saved_state (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  g_autofree char *path = machine_file (self, "saved.state");
+
+  if (!check_state (self, "DiscardSavedState", &error, STATE_SAVED))
+    return return_error (invocation, error);
+  if (g_unlink (path) < 0 && errno != ENOENT)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                                  "Cannot delete the saved state %s: %s",
+                                                  path, g_strerror (errno)));
+  touch_machine_file (self, "saved.paused", FALSE);
+  sync_saved_state (self);
+  set_state (self, STATE_OFF, "saved-state-discarded");
+  marina_dbus_machine_complete_discard_saved_state (iface, invocation);
+  return TRUE;
+}
+
+/* ---- shutdown and turn off ------------------------------------------------- */
+
+static gboolean
+on_shutdown_timeout (gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+  g_autofree char *message = NULL;
+  g_autoptr(GError) error = NULL;
+
+  self->shutdown_timeout_id = 0;
+  message = g_strdup_printf ("the guest did not shut down within %u s; the machine keeps running",
+                             self->shutdown_timeout);
+  g_clear_pointer (&self->expected_exit_reason, g_free);
+  error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED, "Machine '%s': %s",
+                       self->config->name, message);
+  log_event (self, "warning", "state", message);
+  finish_job (self, error, NULL);
+  set_state (self, STATE_RUNNING, "shutdown-timeout");
+  if (self->stopping_for_host)
+    request_exit (self, "turned-off"); /* the host is stopping: no more waiting */
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_powerdown_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    {
+      clear_timers (self);
+      g_clear_pointer (&self->expected_exit_reason, g_free);
+      finish_job (self, error, NULL);
+      set_state (self, STATE_RUNNING, "shutdown-failed");
+    }
+}
+
+static gboolean
+parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  *timeout = marina_manager_get_settings (self->manager)->shutdown_timeout;
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      if (!g_str_equal (key, "timeout") || !g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+        {
+          g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                       "Unknown option '%s' of type '%s'; Shutdown knows timeout (u, seconds)",
+                       key, g_variant_get_type_string (value));
+          g_variant_unref (value);
+          return FALSE;
+        }
+      *timeout = g_variant_get_uint32 (value);
+    }
+  if (*timeout == 0 || *timeout > 3600)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "A shutdown timeout of %u s is out of range; use 1 to 3600 seconds",
+                        *timeout), FALSE;
+  return TRUE;
+}
+
+static MarinaJob *
+begin_shutdown (MarinaMachine *self, guint timeout, GError **error)
+{
+  if (!check_state (self, "Shutdown", error, STATE_RUNNING))
+    return NULL;
+  begin_job (self, "shutdown", FALSE);
+  self->shutdown_timeout = timeout;
+  g_free (self->expected_exit_reason);
+  self->expected_exit_reason = g_strdup ("shutdown");
+  set_state (self, STATE_STOPPING, "user");
+  self->shutdown_timeout_id = g_timeout_add_seconds (timeout, on_shutdown_timeout, self);
+  qmp_call (self, "system_powerdown", NULL, -1, on_powerdown_sent, g_object_ref (self));
+  return self->job;
+}
+
+static gboolean
+handle_shutdown (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  guint timeout;
+  MarinaJob *job;
+
+  if (!parse_shutdown_options (self, options, &timeout, &error))
+    return return_error (invocation, error);
+  job = begin_shutdown (self, timeout, &error);
+  if (job == NULL)
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_shutdown (iface, invocation, job_path (job));
+  return TRUE;
+}
+
+static gboolean
+handle_turn_off (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_state (self, "TurnOff", &error, STATE_RUNNING, STATE_PAUSED, STATE_STARTING,
+                    STATE_STOPPING))
+    return return_error (invocation, error);
+  g_ptr_array_add (self->turn_off_waiters, invocation);
+  clear_timers (self);
+  request_exit (self, "turned-off");
+  return TRUE;
+}
+
+/* ---- remove and delete ----------------------------------------------------- */
+
+static gboolean
+handle_remove (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachine) keep = g_object_ref (self);
+  GError *error = NULL;
+  g_autofree char *message = NULL;
+
+  if (!check_state (self, "Remove", &error, STATE_OFF, STATE_SAVED))
+    return return_error (invocation, error);
+  touch_machine_file (self, "unregistered", TRUE);
+  message = g_strdup_printf ("removed; its configuration stays at %s "
+                             "(RegisterMachine brings it back)", self->config_path);
+  log_event (self, "info", "config", message);
+  marina_dbus_machine_complete_remove (iface, invocation);
+  marina_manager_forget_machine (self->manager, self->config->id);
+  return TRUE;
+}
+
+static void
+delete_machine_files (MarinaMachine *self)
+{
+  static const char *const names[] = {
+    "saved.state", "saved.state.part", "saved.paused", "serial.log", "was-running",
+    "unregistered", "registered-path", "config.xml", NULL,
+  };
+
+  g_unlink (self->config_path);
+  for (guint i = 0; names[i]; i++)
+    {
+      g_autofree char *path = machine_file (self, names[i]);
+      g_unlink (path);
+    }
+  g_rmdir (self->machine_dir);
+  g_rmdir (self->runtime_dir);
+}
+
+static gboolean
+handle_delete (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachine) keep = g_object_ref (self);
+  GError *error = NULL;
+
+  if (!check_state (self, "Delete", &error, STATE_OFF, STATE_SAVED))
+    return return_error (invocation, error);
+  delete_machine_files (self);
+  log_event (self, "info", "config", "deleted with its configuration and saved state");
+  marina_dbus_machine_complete_delete (iface, invocation);
+  marina_manager_forget_machine (self->manager, self->config->id);
+  return TRUE;
+}
+
+/* ---- configuration ---------------------------------------------------------- */
+
+static gboolean
+handle_get_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autofree char *xml = marina_machine_config_to_xml (self->config);
+
+  marina_dbus_machine_complete_get_config (iface, invocation, xml);
+  return TRUE;
+}
+
+static gboolean
+check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GError **error)
+{
+  const char *changed;
+
+  if (g_strcmp0 (config->id, self->config->id) != 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "The id of machine '%s' cannot change (it is %s, not %s)",
+                        self->config->name, self->config->id, config->id), FALSE;
+  if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager), error))
+    return FALSE;
+  if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
+    return FALSE;
+  changed = self->state == STATE_OFF ? NULL
+                                     : marina_machine_config_hardware_differs (self->config, config);
+  if (changed)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                        "Cannot change %s of machine '%s' while it is %s; %s first", changed,
+                        self->config->name, state_names[self->state],
+                        self->state == STATE_SAVED ? "discard the saved state" : "turn it off"), FALSE;
+  return TRUE;
+}
+
+static gboolean
+handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, const char *xml)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
+  MarinaMachineConfig *old;
+
+  if (config == NULL || !check_config_change (self, config, &error))
+    return return_error (invocation, error);
+  old = self->config;
+  self->config = g_steal_pointer (&config);
+  if (!marina_machine_save_config (self, &error))
+    {
+      marina_machine_config_free (self->config);
+      self->config = old; /* nothing changes unless it is stored */
+      return return_error (invocation, error);
+    }
+  marina_machine_config_free (old);
+  sync_config_properties (self);
+  log_event (self, "info", "config", "configuration changed");
+  marina_dbus_machine_complete_set_config (iface, invocation);
+  return TRUE;
+}
+
+/* ---- console, serial and screenshot ---------------------------------------- */
+
+typedef struct {
+  MarinaMachine *self;
+  GDBusMethodInvocation *invocation;
+  int client_fd;
+  char *protocol;
+  char *fdname;
+  gboolean serial;
+} ClientCall;
+
+static void
+client_call_free (ClientCall *call)
+{
+  close_fd (&call->client_fd);
+  g_free (call->protocol);
+  g_free (call->fdname);
+  g_object_unref (call->self);
+  g_free (call);
+}
+
+static void
+on_client_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ClientCall *call = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(GUnixFDList) fds = NULL;
+
+  if (error)
+    {
+      if (call->serial)
+        {
+          g_clear_error (&error);
+          error = g_error_new (MARINA_ERROR, MARINA_ERROR_BUSY,
+                               "The serial port of machine '%s' is in use by another client",
+                               call->self->config->name);
+        }
+      g_dbus_method_invocation_take_error (call->invocation, error);
+      return client_call_free (call);
+    }
+  fds = g_unix_fd_list_new_from_array (&call->client_fd, 1);
+  call->client_fd = -1; /* the list owns it now */
+  g_dbus_method_invocation_return_value_with_unix_fd_list (call->invocation,
+                                                           g_variant_new ("(h)", 0), fds);
+  client_call_free (call);
+}
+
+static void
+on_client_fd_passed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ClientCall *call = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = args_new ();
+
+  if (error)
+    {
+      g_dbus_method_invocation_take_error (call->invocation, error);
+      return client_call_free (call);
+    }
+  json_object_set_string_member (args, "protocol", call->protocol);
+  json_object_set_string_member (args, "fdname", call->fdname);
+  json_object_set_boolean_member (args, "skipauth", TRUE);
+  qmp_call (call->self, "add_client", args, -1, on_client_added, call);
+}
+
+/* Hands one end of a socket pair to QEMU as a client of protocol (the VNC
+ * server or a chardev) and the other end to the caller: no TCP port. */
+static gboolean
+open_client (MarinaMachine *self, GDBusMethodInvocation *invocation, const char *action,
+             const char *protocol)
+{
+  GError *error = NULL;
+  g_autoptr(JsonObject) args = args_new ();
+  ClientCall *call;
+  int pair[2];
+
+  if (!check_state (self, action, &error, STATE_RUNNING, STATE_PAUSED))
+    return return_error (invocation, error);
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                                  "Cannot make a socket: %s", g_strerror (errno)));
+  call = g_new0 (ClientCall, 1);
+  call->self = g_object_ref (self);
+  call->invocation = invocation;
+  call->client_fd = pair[1];
+  call->protocol = g_strdup (protocol);
+  call->fdname = g_strdup_printf ("client%u", ++self->fd_counter);
+  call->serial = !g_str_equal (protocol, "vnc");
+  json_object_set_string_member (args, "fdname", call->fdname);
+  qmp_call (self, "getfd", args, pair[0], on_client_fd_passed, call);
+  close (pair[0]);
+  return TRUE;
+}
+
+static gboolean
+handle_open_console (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                     GUnixFDList *fd_list)
+{
+  return open_client (MARINA_MACHINE (iface), invocation, "OpenConsole", "vnc");
+}
+
+static gboolean
+handle_open_serial (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    GUnixFDList *fd_list)
+{
+  return open_client (MARINA_MACHINE (iface), invocation, "OpenSerial", SERIAL_CHARDEV);
+}
+
+typedef struct {
+  MarinaMachine *self;
+  GDBusMethodInvocation *invocation;
+  char *path;
+} ScreenshotCall;
+
+static void
+on_screenshot_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ScreenshotCall *call = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autofree char *data = NULL;
+  gsize length = 0;
+
+  if (error == NULL)
+    g_file_get_contents (call->path, &data, &length, &error);
+  g_unlink (call->path);
+  if (error)
+    g_dbus_method_invocation_take_error (call->invocation, error);
+  else
+    marina_dbus_machine_complete_screenshot (MARINA_DBUS_MACHINE (call->self), call->invocation,
+                                             g_variant_new_from_data (G_VARIANT_TYPE ("ay"),
+                                                                      g_steal_pointer (&data),
+                                                                      length, TRUE, g_free,
+                                                                      data));
+  g_object_unref (call->self);
+  g_free (call->path);
+  g_free (call);
+}
+
+static gboolean
+handle_screenshot (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  g_autoptr(JsonObject) args = args_new ();
+  g_autofree char *name = NULL;
+  ScreenshotCall *call;
+
+  if (!check_state (self, "Screenshot", &error, STATE_RUNNING, STATE_PAUSED))
+    return return_error (invocation, error);
+  name = g_strdup_printf ("screen%u.png", ++self->fd_counter);
+  call = g_new0 (ScreenshotCall, 1);
+  call->self = g_object_ref (self);
+  call->invocation = invocation;
+  call->path = runtime_file (self, name);
+  json_object_set_string_member (args, "filename", call->path);
+  json_object_set_string_member (args, "format", "png");
+  qmp_call (self, "screendump", args, -1, on_screenshot_done, call);
+  return TRUE;
+}
+
+/* ---- reattach after a restart of marinad ------------------------------------ */
+
+static MachineState
+state_for_qemu_status (const char *status)
+{
+  if (g_str_equal (status, "running"))
+    return STATE_RUNNING;
+  if (g_str_equal (status, "prelaunch") || g_str_equal (status, "postmigrate") ||
+      g_str_equal (status, "finish-migrate"))
+    return STATE_STARTING; /* marinad died mid-operation: let the guest run on */
+  return STATE_PAUSED;
+}
+
+static void
+finish_reattach (MarinaMachine *self)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->reattach_task);
+
+  if (task)
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+give_up_reattach (MarinaMachine *self, const GError *error)
+{
+  log_event (self, "error", "qemu", error->message);
+  request_exit (self, "turned-off");
+  finish_reattach (self);
+}
+
+static void
+on_reattach_status (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  MachineState state;
+
+  if (error)
+    return give_up_reattach (self, error);
+  state = state_for_qemu_status (json_object_get_string_member_with_default (
+                                   json_node_get_object (ret), "status", "paused"));
+  if (state == STATE_STARTING)
+    {
+      g_autofree char *part = machine_file (self, "saved.state.part");
+      g_unlink (part);
+      self->state = STATE_STARTING;
+      begin_job (self, "start", FALSE);
+      send_cont (self);
+      return finish_reattach (self);
+    }
+  become_running (self, "reattached", state == STATE_PAUSED);
+  finish_reattach (self);
+}
+
+static void
+on_reattach_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_qemu_connect_qmp_finish (MARINA_QEMU (source), result, &error))
+    return give_up_reattach (self, error);
+  watch_qmp (self);
+  qmp_call (self, "query-status", NULL, -1, on_reattach_status, g_object_ref (self));
+}
+
+static GPid
+read_pid_file (MarinaMachine *self)
+{
+  g_autofree char *path = runtime_file (self, "qemu.pid");
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  return (GPid) g_ascii_strtoll (text, NULL, 10);
+}
+
+/* Finds this machine's QEMU again after a restart of marinad. Completes once
+ * the machine's state is known, so that no client sees it "off" meanwhile. */
+void
+marina_machine_reattach_async (MarinaMachine *self, GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  GPid pid = read_pid_file (self);
+  g_autofree char *uuid = dashed_uuid (self->config->id);
+  g_autofree char *log_path = runtime_file (self, "qemu.log");
+  g_autofree char *qmp = runtime_file (self, "qmp.sock");
+  MarinaQemu *qemu;
+
+  self->reattach_task = g_task_new (self, NULL, callback, user_data);
+  if (pid <= 0)
+    return finish_reattach (self);
+  if (!marina_qemu_pid_matches (pid, uuid) ||
+      (qemu = marina_qemu_adopt (pid, log_path, NULL)) == NULL)
+    {
+      if (machine_file_exists (self, "was-running"))
+        log_event (self, "warning", "qemu", "its QEMU ended while marinad was not running");
+      remove_runtime_files (self);
+      return finish_reattach (self);
+    }
+  watch_qemu (self, qemu);
+  marina_qemu_connect_qmp_async (qemu, qmp, NULL, on_reattach_connected, g_object_ref (self));
+}
+
+/* ---- host start and stop ------------------------------------------------------ */
+
+static gboolean
+on_autostart (gpointer user_data)
+{
+  MarinaMachine *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->autostart_id = 0;
+  if (self->state != STATE_OFF && self->state != STATE_SAVED)
+    return G_SOURCE_REMOVE;
+  log_event (self, "info", "state", "starting automatically");
+  if (begin_start (self, &error) == NULL)
+    log_event (self, "error", "error", error->message);
+  return G_SOURCE_REMOVE;
+}
+
+void
+marina_machine_autostart (MarinaMachine *self)
+{
+  MarinaAutostart policy = self->config->autostart;
+
+  if (policy == MARINA_AUTOSTART_NEVER || self->qemu ||
+      (policy == MARINA_AUTOSTART_IF_RUNNING && !machine_file_exists (self, "was-running")))
+    return;
+  self->autostart_id = g_timeout_add_seconds (self->config->autostart_delay, on_autostart, self);
+}
+
+gboolean
+marina_machine_is_active (MarinaMachine *self)
+{
+  return self->state != STATE_OFF && self->state != STATE_SAVED;
+}
+
+void
+marina_machine_stop_for_host (MarinaMachine *self, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint timeout = marina_manager_get_settings (self->manager)->shutdown_timeout;
+
+  g_return_if_fail (self->host_stop_task == NULL);
+  self->host_stop_task = g_task_new (self, NULL, callback, user_data);
+  if (!marina_machine_is_active (self))
+    return finish_host_stop (self);
+  self->stopping_for_host = TRUE;
+  if (self->state == STATE_RUNNING && self->config->stop_action == MARINA_STOP_ACTION_SHUTDOWN &&
+      begin_shutdown (self, timeout, &error))
+    return;
+  if ((self->state == STATE_RUNNING || self->state == STATE_PAUSED) &&
+      self->config->stop_action == MARINA_STOP_ACTION_SAVE && begin_save (self, &error))
+    return;
+  request_exit (self, "turned-off");
+}
+
+/* ---- object ------------------------------------------------------------------ */
+
+const char *
+marina_machine_get_object_path (MarinaMachine *self)
+{
+  return self->object_path;
+}
+
+const MarinaMachineConfig *
+marina_machine_get_config (MarinaMachine *self)
+{
+  return self->config;
+}
+
+static void
+marina_machine_iface_init (MarinaDBusMachineIface *iface)
+{
+  iface->handle_start = handle_start;
+  iface->handle_pause = handle_pause;
+  iface->handle_resume = handle_resume;
+  iface->handle_save = handle_save;
+  iface->handle_discard_saved_state = handle_discard_saved_state;
+  iface->handle_shutdown = handle_shutdown;
+  iface->handle_turn_off = handle_turn_off;
+  iface->handle_reset = handle_reset;
+  iface->handle_remove = handle_remove;
+  iface->handle_delete = handle_delete;
+  iface->handle_get_config = handle_get_config;
+  iface->handle_set_config = handle_set_config;
+  iface->handle_open_console = handle_open_console;
+  iface->handle_open_serial = handle_open_serial;
+  iface->handle_screenshot = handle_screenshot;
+}
+
+static void
+marina_machine_dispose (GObject *object)
+{
+  MarinaMachine *self = MARINA_MACHINE (object);
+
+  clear_timers (self);
+  g_clear_handle_id (&self->autostart_id, g_source_remove);
+  if (self->qemu)
+    g_signal_handlers_disconnect_by_data (self->qemu, self);
+  g_clear_object (&self->qemu);
+  g_clear_object (&self->job);
+  G_OBJECT_CLASS (marina_machine_parent_class)->dispose (object);
+}
+
+static void
+marina_machine_finalize (GObject *object)
+{
+  MarinaMachine *self = MARINA_MACHINE (object);
+
+  marina_machine_config_free (self->config);
+  g_free (self->object_path);
+  g_free (self->machine_dir);
+  g_free (self->config_path);
+  g_free (self->runtime_dir);
+  g_free (self->expected_exit_reason);
+  g_ptr_array_unref (self->turn_off_waiters);
+  G_OBJECT_CLASS (marina_machine_parent_class)->finalize (object);
+}
+
+static void
+marina_machine_class_init (MarinaMachineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = marina_machine_dispose;
+  object_class->finalize = marina_machine_finalize;
+}
+
+static void
+marina_machine_init (MarinaMachine *self)
+{
+  self->turn_off_waiters = g_ptr_array_new ();
+  self->save_fd = -1;
+}
+
+MarinaMachine *
+marina_machine_new (MarinaManager       *manager,
+                    MarinaMachineConfig *config,
+                    const char          *machine_dir,
+                    const char          *config_path)
+{
+  MarinaMachine *self = g_object_new (MARINA_TYPE_MACHINE, NULL);
+  const MarinaSettings *settings = marina_manager_get_settings (manager);
+  g_autofree char *serial_log = NULL;
+
+  self->manager = manager;
+  self->config = config;
+  self->object_path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, config->id, NULL);
+  self->machine_dir = g_strdup (machine_dir);
+  self->config_path = g_strdup (config_path);
+  self->runtime_dir = g_build_filename (settings->runtime_dir, "machines", config->id, NULL);
+  self->state = machine_file_exists (self, "saved.state") ? STATE_SAVED : STATE_OFF;
+  serial_log = machine_file (self, "serial.log");
+  marina_dbus_machine_set_state (MARINA_DBUS_MACHINE (self), state_names[self->state]);
+  marina_dbus_machine_set_state_reason (MARINA_DBUS_MACHINE (self), "loaded");
+  marina_dbus_machine_set_serial_log_path (MARINA_DBUS_MACHINE (self), serial_log);
+  sync_config_properties (self);
+  sync_saved_state (self);
+  sync_process_properties (self, "", 0);
+  return self;
+}

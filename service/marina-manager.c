@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-manager"
+#include "config.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "marina-error.h"
+#include "marina-event-log.h"
+#include "marina-machine.h"
+#include "marina-manager.h"
+
+/* The root object: owns the machines, the jobs and the event log, and
+ * exports them all through one ObjectManager at /org/marinavm/Marina1. */
+
+#define JOB_LINGER_SECONDS 60
+
+struct _MarinaManager {
+  MarinaDBusManagerSkeleton parent_instance;
+
+  GDBusConnection *connection;
+  GDBusObjectManagerServer *object_manager;
+  MarinaSettings *settings;
+  MarinaEventLog *event_log;
+  GHashTable *machines; /* id → MarinaMachine */
+  guint next_job_id;
+};
+
+static void marina_manager_iface_init (MarinaDBusManagerIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MarinaManager, marina_manager, MARINA_DBUS_TYPE_MANAGER_SKELETON,
+                               G_IMPLEMENT_INTERFACE (MARINA_DBUS_TYPE_MANAGER,
+                                                      marina_manager_iface_init))
+
+void
+marina_settings_free (MarinaSettings *settings)
+{
+  g_free (settings->state_dir);
+  g_free (settings->runtime_dir);
+  g_free (settings->qemu_binary);
+  g_free (settings->accelerator);
+  g_free (settings);
+}
+
+/* ---- services for machines -------------------------------------------------- */
+
+const MarinaSettings *
+marina_manager_get_settings (MarinaManager *self)
+{
+  return self->settings;
+}
+
+guint64
+marina_manager_get_host_memory_mib (MarinaManager *self)
+{
+  return (guint64) sysconf (_SC_PHYS_PAGES) * (guint64) sysconf (_SC_PAGESIZE) / (1024 * 1024);
+}
+
+void
+marina_manager_log (MarinaManager *self, const char *severity, const char *object_path,
+                    const char *category, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  marina_event_log_add (self->event_log, severity, object_path, category, message);
+}
+
+static gboolean
+unexport_job (gpointer user_data)
+{
+  MarinaJob *job = user_data;
+  MarinaManager *self = g_object_get_data (G_OBJECT (job), "marina-manager");
+  const char *path = g_dbus_interface_skeleton_get_object_path (G_DBUS_INTERFACE_SKELETON (job));
+
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_job_finished (MarinaJob *job, MarinaManager *self)
+{
+  /* Keep a finished job around for a while so that a script can still
+   * Wait() for it or read its result. */
+  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, JOB_LINGER_SECONDS, unexport_job,
+                              g_object_ref (job), g_object_unref);
+}
+
+const char *
+marina_manager_add_job (MarinaManager *self, MarinaJob *job)
+{
+  g_autofree char *path = g_strdup_printf (MARINA_OBJECT_ROOT "/Job/%u", ++self->next_job_id);
+  g_autoptr(MarinaDBusObjectSkeleton) object = marina_dbus_object_skeleton_new (path);
+
+  marina_dbus_object_skeleton_set_job (object, MARINA_DBUS_JOB (job));
+  g_object_set_data (G_OBJECT (job), "marina-manager", self);
+  g_signal_connect_object (job, "finished", G_CALLBACK (on_job_finished), self, 0);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  return g_dbus_interface_skeleton_get_object_path (G_DBUS_INTERFACE_SKELETON (job));
+}
+
+gboolean
+marina_manager_check_name_free (MarinaManager *self, const char *name, const char *except_id,
+                                GError **error)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (value);
+      if (g_strcmp0 (config->id, except_id) != 0 && g_str_equal (config->name, name))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                            "A machine named '%s' exists already (id %s); choose another name",
+                            name, config->id), FALSE;
+    }
+  return TRUE;
+}
+
+void
+marina_manager_forget_machine (MarinaManager *self, const char *id)
+{
+  g_autofree char *path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  g_hash_table_remove (self->machines, id);
+}
+
+/* ---- machines ------------------------------------------------------------------ */
+
+static GPtrArray *
+machines_as_array (MarinaManager *self)
+{
+  GPtrArray *machines = g_ptr_array_new_full (g_hash_table_size (self->machines), NULL);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (machines, value);
+  return machines;
+}
+
+static char *
+machine_dir_for (MarinaManager *self, const char *id)
+{
+  return g_build_filename (self->settings->state_dir, "machines", id, NULL);
+}
+
+static MarinaMachine *
+add_machine (MarinaManager *self, MarinaMachineConfig *config, const char *config_path)
+{
+  g_autofree char *dir = machine_dir_for (self, config->id);
+  g_autofree char *id = g_strdup (config->id);
+  MarinaMachine *machine = marina_machine_new (self, config, dir, config_path);
+  g_autoptr(MarinaDBusObjectSkeleton) object =
+    marina_dbus_object_skeleton_new (marina_machine_get_object_path (machine));
+
+  marina_dbus_object_skeleton_set_machine (object, MARINA_DBUS_MACHINE (machine));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->machines, g_steal_pointer (&id), machine);
+  return machine;
+}
+
+static gboolean
+make_machine_dir (MarinaManager *self, const char *id, GError **error)
+{
+  g_autofree char *dir = machine_dir_for (self, id);
+
+  if (g_mkdir_with_parents (dir, 0750) < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                        "Cannot create the machine directory %s: %s", dir,
+                        g_strerror (errno)), FALSE;
+  return TRUE;
+}
+
+/* Stores a new machine's configuration in the state directory and publishes
+ * it. On failure nothing is left behind. */
+static MarinaMachine *
+create_machine (MarinaManager *self, MarinaMachineConfig *config, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) owned = config;
+  g_autofree char *dir = machine_dir_for (self, config->id);
+  g_autofree char *path = g_build_filename (dir, "config.xml", NULL);
+  g_autofree char *xml = NULL;
+  MarinaMachine *machine;
+
+  if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
+      !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !make_machine_dir (self, config->id, error))
+    return NULL;
+  xml = marina_machine_config_to_xml (config);
+  if (!g_file_set_contents_full (path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0640, error))
+    {
+      g_rmdir (dir);
+      return NULL;
+    }
+  machine = add_machine (self, g_steal_pointer (&owned), path);
+  marina_manager_log (self, "info", marina_machine_get_object_path (machine), "config",
+                      "Machine '%s' created", marina_machine_get_config (machine)->name);
+  return machine;
+}
+
+static gboolean
+return_error (GDBusMethodInvocation *invocation, GError *error)
+{
+  g_dbus_method_invocation_take_error (invocation, error);
+  return TRUE;
+}
+
+static gboolean
+handle_create_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                       const char *name, GVariant *options)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_new ();
+  GError *error = NULL;
+  MarinaMachine *machine;
+
+  if (!marina_validate_machine_name (name, &error) ||
+      !marina_machine_config_apply_options (config, options, &error))
+    return return_error (invocation, error);
+  g_free (config->name);
+  config->name = g_strdup (name);
+  machine = create_machine (self, g_steal_pointer (&config), &error);
+  if (machine == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_create_machine (iface, invocation,
+                                               marina_machine_get_object_path (machine));
+  return TRUE;
+}
+
+static gboolean
+handle_define_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                       const char *xml)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GError *error = NULL;
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
+  MarinaMachine *machine;
+
+  if (config == NULL)
+    return return_error (invocation, error);
+  if (g_hash_table_contains (self->machines, config->id))
+    {
+      /* A copy of an existing machine: it gets an identity of its own. */
+      g_autofree char *uuid = g_uuid_string_random ();
+      g_auto(GStrv) parts = g_strsplit (uuid, "-", -1);
+      g_free (config->id);
+      config->id = g_strjoinv ("", parts);
+    }
+  machine = create_machine (self, g_steal_pointer (&config), &error);
+  if (machine == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_define_machine (iface, invocation,
+                                               marina_machine_get_object_path (machine));
+  return TRUE;
+}
+
+static gboolean
+link_registered_config (MarinaManager *self, const MarinaMachineConfig *config,
+                        const char *config_path, GError **error)
+{
+  g_autofree char *dir = machine_dir_for (self, config->id);
+  g_autofree char *own = g_build_filename (dir, "config.xml", NULL);
+  g_autofree char *marker = g_build_filename (dir, "unregistered", NULL);
+  g_autofree char *link = g_build_filename (dir, "registered-path", NULL);
+
+  if (!make_machine_dir (self, config->id, error))
+    return FALSE;
+  g_unlink (marker);
+  /* A configuration elsewhere stays where it is; we remember its path. */
+  if (g_str_equal (own, config_path))
+    return TRUE;
+  return g_file_set_contents_full (link, config_path, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                   0640, error);
+}
+
+static MarinaMachine *
+register_machine (MarinaManager *self, const char *config_path, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) config = NULL;
+  MarinaMachine *machine;
+
+  if (!g_path_is_absolute (config_path))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "'%s' is not an absolute path", config_path), NULL;
+  config = marina_machine_config_load_file (config_path, error);
+  if (config == NULL)
+    return NULL;
+  if (g_hash_table_contains (self->machines, config->id))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                        "A machine with id %s is registered already", config->id), NULL;
+  if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
+      !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !link_registered_config (self, config, config_path, error))
+    return NULL;
+  machine = add_machine (self, g_steal_pointer (&config), config_path);
+  marina_manager_log (self, "info", marina_machine_get_object_path (machine), "config",
+                      "Machine '%s' registered from %s",
+                      marina_machine_get_config (machine)->name, config_path);
+  return machine;
+}
+
+static gboolean
+handle_register_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                         const char *config_path)
+{
+  GError *error = NULL;
+  MarinaMachine *machine = register_machine (MARINA_MANAGER (iface), config_path, &error);
+
+  if (machine == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_register_machine (iface, invocation,
+                                                 marina_machine_get_object_path (machine));
+  return TRUE;
+}
+
+static int
+compare_machine_names (gconstpointer a, gconstpointer b)
+{
+  MarinaMachine *ma = *(MarinaMachine **) a;
+  MarinaMachine *mb = *(MarinaMachine **) b;
+
+  return g_utf8_collate (marina_machine_get_config (ma)->name,
+                         marina_machine_get_config (mb)->name);
+}
+
+static gboolean
+handle_list_machines (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  g_autoptr(GPtrArray) machines = machines_as_array (self);
+  g_autofree const char **paths = g_new0 (const char *, machines->len + 1);
+
+  g_ptr_array_sort (machines, compare_machine_names);
+  for (guint i = 0; i < machines->len; i++)
+    paths[i] = marina_machine_get_object_path (machines->pdata[i]);
+  marina_dbus_manager_complete_list_machines (iface, invocation, paths);
+  return TRUE;
+}
+
+static MarinaMachine *
+find_machine (MarinaManager *self, const char *name_or_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+  MarinaMachine *machine = g_hash_table_lookup (self->machines, name_or_id);
+
+  if (machine)
+    return machine;
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (marina_machine_get_config (value)->name, name_or_id))
+      return value;
+  return NULL;
+}
+
+static gboolean
+handle_find_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                     const char *name_or_id)
+{
+  MarinaMachine *machine = find_machine (MARINA_MANAGER (iface), name_or_id);
+
+  if (machine == NULL)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                                                  "No machine is named '%s' or has that id",
+                                                  name_or_id));
+  marina_dbus_manager_complete_find_machine (iface, invocation,
+                                             marina_machine_get_object_path (machine));
+  return TRUE;
+}
+
+static gboolean
+handle_get_events (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                   GVariant *filter)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GError *error = NULL;
+  GVariant *events = marina_event_log_query (self->event_log, filter, &error);
+
+  if (events == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_get_events (iface, invocation, events);
+  return TRUE;
+}
+
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  guint pending;
+} StopAll;
+
+static void
+on_machine_stopped_for_host (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  StopAll *stop = user_data;
+
+  if (--stop->pending > 0)
+    return;
+  g_dbus_method_invocation_return_value (stop->invocation, NULL);
+  g_free (stop);
+}
+
+static gboolean
+handle_stop_machines (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  g_autoptr(GPtrArray) machines = machines_as_array (self);
+  StopAll *stop = g_new0 (StopAll, 1);
+
+  marina_manager_log (self, "info", MARINA_MANAGER_PATH, "service",
+                      "Stopping all machines by their stop action");
+  stop->invocation = invocation;
+  stop->pending = machines->len + 1; /* +1 so that it cannot finish while we loop */
+  for (guint i = 0; i < machines->len; i++)
+    marina_machine_stop_for_host (machines->pdata[i], on_machine_stopped_for_host, stop);
+  on_machine_stopped_for_host (NULL, NULL, stop);
+  return TRUE;
+}
+
+static void
+marina_manager_iface_init (MarinaDBusManagerIface *iface)
+{
+  iface->handle_create_machine = handle_create_machine;
+  iface->handle_define_machine = handle_define_machine;
+  iface->handle_register_machine = handle_register_machine;
+  iface->handle_list_machines = handle_list_machines;
+  iface->handle_find_machine = handle_find_machine;
+  iface->handle_get_events = handle_get_events;
+  iface->handle_stop_machines = handle_stop_machines;
+}
+
+/* ---- loading at start ------------------------------------------------------------ */
+
+static char *
+config_path_in_dir (const char *dir)
+{
+  g_autofree char *link = g_build_filename (dir, "registered-path", NULL);
+  char *target = NULL;
+
+  if (g_file_get_contents (link, &target, NULL, NULL))
+    return target;
+  return g_build_filename (dir, "config.xml", NULL);
+}
+
+static void
+load_machine_dir (MarinaManager *self, const char *dir)
+{
+  g_autofree char *marker = g_build_filename (dir, "unregistered", NULL);
+  g_autofree char *path = config_path_in_dir (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MarinaMachineConfig) config = NULL;
+
+  if (g_file_test (marker, G_FILE_TEST_EXISTS))
+    return;
+  config = marina_machine_config_load_file (path, &error);
+  if (config && g_hash_table_contains (self->machines, config->id))
+    g_set_error (&error, MARINA_ERROR, MARINA_ERROR_EXISTS, "its id %s is used twice", config->id);
+  else if (config && !g_str_has_suffix (dir, config->id))
+    g_set_error (&error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                 "its id %s does not match its directory", config->id);
+  if (error)
+    {
+      /* Reported and skipped, never overwritten: the other machines load. */
+      marina_manager_log (self, "error", MARINA_MANAGER_PATH, "config",
+                          "Cannot load the machine configuration %s: %s; the file is left as it is",
+                          path, error->message);
+      return;
+    }
+  add_machine (self, g_steal_pointer (&config), path);
+}
+
+static void
+load_machines (MarinaManager *self)
+{
+  g_autofree char *root = g_build_filename (self->settings->state_dir, "machines", NULL);
+  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *path = g_build_filename (root, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        load_machine_dir (self, path);
+    }
+}
+
+static gboolean
+first_start_since_boot (MarinaManager *self)
+{
+  g_autofree char *marker = g_build_filename (self->settings->runtime_dir, "autostart-done", NULL);
+
+  /* The runtime directory is emptied at boot: autostart runs once per boot,
+   * never on a mere restart of marinad. */
+  if (g_file_test (marker, G_FILE_TEST_EXISTS))
+    return FALSE;
+  g_mkdir_with_parents (self->settings->runtime_dir, 0700);
+  g_file_set_contents (marker, "", 0, NULL);
+  return TRUE;
+}
+
+typedef struct {
+  guint pending;
+  gboolean autostart;
+  GTask *task;
+} LoadData;
+
+static void
+on_machine_reattached (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LoadData *load = user_data;
+  MarinaManager *self = g_task_get_source_object (load->task);
+
+  if (source && load->autostart)
+    marina_machine_autostart (MARINA_MACHINE (source));
+  if (--load->pending > 0)
+    return;
+  marina_manager_log (self, "info", MARINA_MANAGER_PATH, "service",
+                      "marinad %s started with %u machines", PACKAGE_VERSION,
+                      g_hash_table_size (self->machines));
+  g_task_return_boolean (load->task, TRUE);
+  g_object_unref (load->task);
+  g_free (load);
+}
+
+/* Loads every machine and finds running ones again; completes when each
+ * machine's state is known, which is when marinad should take its name. */
+void
+marina_manager_load_async (MarinaManager *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GPtrArray) machines = NULL;
+  LoadData *load = g_new0 (LoadData, 1);
+
+  load->task = g_task_new (self, NULL, callback, user_data);
+  load->autostart = first_start_since_boot (self);
+  load_machines (self);
+  machines = machines_as_array (self);
+  load->pending = machines->len + 1; /* +1: cannot finish while we loop */
+  for (guint i = 0; i < machines->len; i++)
+    marina_machine_reattach_async (machines->pdata[i], on_machine_reattached, load);
+  on_machine_reattached (NULL, NULL, load);
+}
+
+/* ---- object -------------------------------------------------------------------------- */
+
+static void
+on_event_logged (MarinaEventLog *log, gint64 time, const char *severity, const char *object,
+                 const char *category, const char *message, MarinaManager *self)
+{
+  marina_dbus_manager_emit_event_logged (MARINA_DBUS_MANAGER (self), time, severity, object,
+                                         category, message);
+}
+
+static void
+set_host_properties (MarinaManager *self)
+{
+  MarinaDBusManager *iface = MARINA_DBUS_MANAGER (self);
+
+  marina_dbus_manager_set_version (iface, PACKAGE_VERSION);
+  marina_dbus_manager_set_host_memory_mi_b (iface, marina_manager_get_host_memory_mib (self));
+  marina_dbus_manager_set_host_cpus (iface, g_get_num_processors ());
+  marina_dbus_manager_set_default_accelerator (iface, self->settings->accelerator);
+  marina_dbus_manager_set_state_directory (iface, self->settings->state_dir);
+}
+
+static void
+marina_manager_finalize (GObject *object)
+{
+  MarinaManager *self = MARINA_MANAGER (object);
+
+  g_hash_table_unref (self->machines);
+  g_clear_object (&self->event_log);
+  g_clear_object (&self->object_manager);
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->settings, marina_settings_free);
+  G_OBJECT_CLASS (marina_manager_parent_class)->finalize (object);
+}
+
+static void
+marina_manager_class_init (MarinaManagerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = marina_manager_finalize;
+}
+
+static void
+marina_manager_init (MarinaManager *self)
+{
+  self->machines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}
+
+MarinaManager *
+marina_manager_new (GDBusConnection *connection, MarinaSettings *settings)
+{
+  MarinaManager *self = g_object_new (MARINA_TYPE_MANAGER, NULL);
+  g_autofree char *log_path = g_build_filename (settings->state_dir, "events.log", NULL);
+  g_autoptr(MarinaDBusObjectSkeleton) object = marina_dbus_object_skeleton_new (MARINA_MANAGER_PATH);
+
+  self->connection = g_object_ref (connection);
+  self->settings = settings;
+  g_mkdir_with_parents (settings->state_dir, 0750);
+  self->event_log = marina_event_log_new (log_path, settings->event_log_max);
+  g_signal_connect_object (self->event_log, "logged", G_CALLBACK (on_event_logged), self, 0);
+  set_host_properties (self);
+  self->object_manager = g_dbus_object_manager_server_new (MARINA_OBJECT_ROOT);
+  marina_dbus_object_skeleton_set_manager (object, MARINA_DBUS_MANAGER (self));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_dbus_object_manager_server_set_connection (self->object_manager, connection);
+  return self;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "marina-dbus-generated.h"
+#include "marina-job.h"
+
+G_BEGIN_DECLS
+
+/* What main() learned from the command line and marina.conf. */
+typedef struct {
+  char *state_dir;
+  char *runtime_dir;
+  char *qemu_binary;
+  char *accelerator;        /* auto, kvm or tcg */
+  guint shutdown_timeout;   /* seconds a guest gets for a cooperative shutdown */
+  guint event_log_max;      /* events kept */
+} MarinaSettings;
+
+void marina_settings_free (MarinaSettings *settings);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaSettings, marina_settings_free)
+
+#define MARINA_OBJECT_ROOT "/org/marinavm/Marina1"
+#define MARINA_MANAGER_PATH MARINA_OBJECT_ROOT "/Manager"
+
+#define MARINA_TYPE_MANAGER (marina_manager_get_type ())
+G_DECLARE_FINAL_TYPE (MarinaManager, marina_manager, MARINA, MANAGER, MarinaDBusManagerSkeleton)
+
+MarinaManager        *marina_manager_new                  (GDBusConnection *connection,
+                                                           MarinaSettings  *settings);
+void                  marina_manager_load_async           (MarinaManager      *self,
+                                                           GAsyncReadyCallback callback,
+                                                           gpointer            user_data);
+const MarinaSettings *marina_manager_get_settings         (MarinaManager *self);
+guint64               marina_manager_get_host_memory_mib  (MarinaManager *self);
+void                  marina_manager_log                  (MarinaManager *self,
+                                                           const char    *severity,
+                                                           const char    *object_path,
+                                                           const char    *category,
+                                                           const char    *format,
+                                                           ...) G_GNUC_PRINTF (5, 6);
+const char           *marina_manager_add_job              (MarinaManager *self,
+                                                           MarinaJob     *job);
+gboolean              marina_manager_check_name_free      (MarinaManager *self,
+                                                           const char    *name,
+                                                           const char    *except_id,
+                                                           GError       **error);
+void                  marina_manager_forget_machine       (MarinaManager *self,
+                                                           const char    *id);
+
+G_END_DECLS

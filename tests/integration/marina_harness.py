@@ -1,0 +1,246 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Runs the real marinad on a private dbus-daemon and talks to it with Gio.
+
+Integration tests use these pieces through the fixtures in conftest.py."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from gi.repository import Gio, GLib
+
+BUS_NAME = "org.marinavm.Marina1"
+ROOT = "/org/marinavm/Marina1"
+MANAGER_PATH = ROOT + "/Manager"
+MANAGER_IFACE = BUS_NAME + ".Manager"
+MACHINE_IFACE = BUS_NAME + ".Machine"
+JOB_IFACE = BUS_NAME + ".Job"
+ERROR_PREFIX = BUS_NAME + ".Error."
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_DIR = os.environ.get("MARINA_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+MARINAD = os.path.join(BUILD_DIR, "service", "marinad")
+
+
+def wait_until(predicate, timeout, what, interval=0.02):
+    """Iterates the main context until predicate() is true."""
+    deadline = time.monotonic() + timeout
+    context = GLib.MainContext.default()
+    while True:
+        while context.pending():
+            context.iteration(False)
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class PrivateBus:
+    """A dbus-daemon of our own: tests never touch the host's buses."""
+
+    def __init__(self, directory):
+        self.socket = os.path.join(directory, "bus")
+        self.address = f"unix:path={self.socket}"
+        self.process = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={self.address}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: os.path.exists(self.socket), 10, "dbus-daemon's socket")
+
+    def connect(self):
+        return Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class Marinad:
+    """The real service, with its own state directory and marina.conf."""
+
+    def __init__(self, bus, directory, accelerator="tcg", extra_conf=""):
+        self.bus = bus
+        self.directory = directory
+        self.state_dir = os.path.join(directory, "state")
+        self.config = os.path.join(directory, "marina.conf")
+        self.log_path = os.path.join(directory, "marinad.log")
+        with open(self.config, "w") as conf:
+            conf.write(f"[qemu]\naccelerator={accelerator}\n{extra_conf}\n")
+        self.process = None
+        self.connection = bus.connect()
+
+    def start(self):
+        log = open(self.log_path, "a")
+        # MARINA_TEST_WRAPPER="valgrind -q" or "gdb -batch -ex run -ex bt --args" helps debugging.
+        wrapper = os.environ.get("MARINA_TEST_WRAPPER", "").split()
+        self.process = subprocess.Popen(
+            wrapper + [MARINAD, "--bus-address", self.bus.address, "--state-dir", self.state_dir,
+             "--config", self.config],
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self.has_name, 15, "marinad to own its bus name")
+        return self
+
+    def has_name(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"marinad exited with {self.process.returncode}:\n{self.log()}")
+        reply = self.connection.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "NameHasOwner", GLib.Variant("(s)", (BUS_NAME,)), None, 0, -1, None)
+        return reply.unpack()[0]
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(15)
+
+    def kill9(self):
+        self.process.kill()
+        self.process.wait(10)
+
+    def call(self, path, interface, method, signature=None, *args, timeout=60, fd_list=None):
+        params = GLib.Variant(f"({signature})", args) if signature else None
+        if fd_list is not None:
+            reply, fds = self.connection.call_with_unix_fd_list_sync(
+                BUS_NAME, path, interface, method, params, None, 0, timeout * 1000, None, None)
+            return reply.unpack(), fds
+        reply = self.connection.call_sync(BUS_NAME, path, interface, method, params, None, 0,
+                                          timeout * 1000, None)
+        values = reply.unpack()
+        return values[0] if len(values) == 1 else (values if values else None)
+
+    def manager(self, method, signature=None, *args, **kw):
+        return self.call(MANAGER_PATH, MANAGER_IFACE, method, signature, *args, **kw)
+
+    def machine(self, path, method, signature=None, *args, **kw):
+        return self.call(path, MACHINE_IFACE, method, signature, *args, **kw)
+
+    def prop(self, path, interface, name):
+        reply = self.connection.call_sync(
+            BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
+            GLib.Variant("(ss)", (interface, name)), None, 0, 10000, None)
+        return reply.unpack()[0]
+
+    def state(self, path):
+        return self.prop(path, MACHINE_IFACE, "State")
+
+    def wait_state(self, path, state, timeout=60):
+        return wait_until(lambda: self.state(path) == state, timeout,
+                          f"machine {path} to be {state} (it is {self.state(path)})")
+
+    def wait_job(self, job_path, timeout=120):
+        """Returns (status, error name, message) of a finished job."""
+        wait_until(lambda: self.prop(job_path, JOB_IFACE, "Status") != "running", timeout,
+                   f"job {job_path}")
+        return (self.prop(job_path, JOB_IFACE, "Status"),
+                self.prop(job_path, JOB_IFACE, "ErrorName"),
+                self.prop(job_path, JOB_IFACE, "Message"))
+
+    def create(self, name, **options):
+        return self.manager("CreateMachine", "sa{sv}", name, variant_options(options))
+
+    def events(self, **filters):
+        return self.manager("GetEvents", "a{sv}", variant_options(filters))
+
+
+def variant_options(options):
+    """Python values to a{sv}: keys use dashes; ints are t unless listed as u."""
+    uint32_keys = {"vcpus", "autostart-delay", "timeout", "limit"}
+    result = {}
+    for key, value in options.items():
+        key = key.replace("_", "-")
+        if isinstance(value, GLib.Variant):
+            result[key] = value
+        elif isinstance(value, bool):
+            result[key] = GLib.Variant("b", value)
+        elif isinstance(value, int):
+            result[key] = GLib.Variant("u" if key in uint32_keys else "t", value)
+        elif isinstance(value, (list, tuple)):
+            result[key] = GLib.Variant("as", list(value))
+        else:
+            result[key] = GLib.Variant("s", value)
+    return result
+
+
+def dbus_error_name(error):
+    """The D-Bus error name carried by a GLib.Error from a call."""
+    return Gio.DBusError.get_remote_error(error)
+
+
+class SignalRecorder:
+    """Collects a signal's arguments as they arrive."""
+
+    def __init__(self, connection, interface, member, path=None):
+        self.connection = connection
+        self.items = []
+        self.id = connection.signal_subscribe(
+            BUS_NAME, interface, member, path, None, Gio.DBusSignalFlags.NONE,
+            lambda conn, sender, obj, iface, name, params: self.items.append((obj, params.unpack())))
+
+    def wait_for(self, predicate, timeout, what):
+        return wait_until(lambda: next((i for i in self.items if predicate(i)), None), timeout, what)
+
+    def close(self):
+        self.connection.signal_unsubscribe(self.id)
+
+
+def read_file(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_for_serial(marinad, path, text, timeout=60):
+    log = marinad.prop(path, MACHINE_IFACE, "SerialLogPath")
+    return wait_until(lambda: text in read_file(log), timeout, f"'{text}' on the serial port")
+
+
+def wait_for_guest_shell(marinad, path, timeout=60):
+    """The guest's init has run (acpid listens) once its shell prompt shows."""
+    return wait_for_serial(marinad, path, "marina-guest#", timeout)
+
+
+def build_guest():
+    """Builds (or finds in the cache) the test guest and returns its image path."""
+    cache = os.environ.get("MARINA_CACHE_DIR",
+                           os.path.join(os.path.expanduser("~"), ".cache", "marina"))
+    out = subprocess.run([os.path.join(SOURCE_DIR, "tests", "guest", "build-guest"),
+                          os.path.join(cache, "guest")],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def copy_image(image, directory, name):
+    """Each machine gets its own copy: QEMU locks an image it writes to."""
+    target = os.path.join(directory, name)
+    subprocess.run(["cp", "--reflink=auto", image, target], check=True)
+    return target
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def make_temp_dir():
+    # Short paths: QEMU's Unix sockets live below it (108-byte limit).
+    return tempfile.mkdtemp(prefix="mt-", dir="/tmp")
+
+
+def remove_dir(path):
+    shutil.rmtree(path, ignore_errors=True)
