@@ -167,7 +167,7 @@ set_state (MarinaMachine *self, MachineState state, const char *reason)
   marina_dbus_machine_set_state (iface, state_names[state]);
   marina_dbus_machine_set_state_reason (iface, reason);
   marina_dbus_machine_emit_state_changed (iface, state_names[old], state_names[state], reason);
-  message = g_strdup_printf ("%s → %s (%s)", state_names[old], state_names[state], reason);
+  message = g_strdup_printf ("%s -> %s (%s)", state_names[old], state_names[state], reason);
   log_event (self, "info", "state", message);
   if (state == STATE_OFF || state == STATE_SAVED)
     finish_host_stop (self);

@@ -6,6 +6,7 @@ Integration tests use these pieces through the fixtures in conftest.py."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -210,6 +211,28 @@ def wait_for_serial(marinad, path, text, timeout=60):
 def wait_for_guest_shell(marinad, path, timeout=60):
     """The guest's init has run (acpid listens) once its shell prompt shows."""
     return wait_for_serial(marinad, path, "marina-guest#", timeout)
+
+
+def open_serial(marinad, path):
+    (reply, fds) = marinad.call(path, MACHINE_IFACE, "OpenSerial", fd_list=True)
+    return socket.socket(fileno=fds.get(reply[0]))
+
+
+def serial_roundtrip(sock, command, expected, timeout=30):
+    sock.settimeout(0.5)
+    received = b""
+    deadline = time.monotonic() + timeout
+    sock.sendall(command.encode() + b"\n")
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(4096)
+        except socket.timeout:
+            sock.sendall(b"\n")
+            continue
+        received += chunk
+        if expected.encode() in received:
+            return True
+    raise AssertionError(f"no '{expected}' from the guest; it said: {received[-500:]!r}")
 
 
 def build_guest():

@@ -3,12 +3,11 @@
 
 import os
 import socket
-import time
 
 from gi.repository import GLib
 
-from marina_harness import (MACHINE_IFACE, SignalRecorder, pid_alive, read_file,
-                            wait_for_guest_shell, wait_for_serial, wait_until)
+from marina_harness import (MACHINE_IFACE, SignalRecorder, open_serial, pid_alive, read_file,
+                            serial_roundtrip, wait_for_guest_shell, wait_for_serial, wait_until)
 
 
 def test_start_boots_guest_and_reports_running(marinad, disk):
@@ -118,28 +117,6 @@ def test_discard_saved_state(marinad, running_machine):
     marinad.machine(path, "DiscardSavedState")
     assert marinad.state(path) == "off"
     assert marinad.prop(path, MACHINE_IFACE, "HasSavedState") is False
-
-
-def open_serial(marinad, path):
-    (reply, fds) = marinad.call(path, MACHINE_IFACE, "OpenSerial", fd_list=True)
-    return socket.socket(fileno=fds.get(reply[0]))
-
-
-def serial_roundtrip(sock, command, expected, timeout=30):
-    sock.settimeout(0.5)
-    received = b""
-    deadline = time.monotonic() + timeout
-    sock.sendall(command.encode() + b"\n")
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(4096)
-        except socket.timeout:
-            sock.sendall(b"\n")
-            continue
-        received += chunk
-        if expected.encode() in received:
-            return True
-    raise AssertionError(f"no '{expected}' from the guest; it said: {received[-500:]!r}")
 
 
 def test_serial_console_round_trip(marinad, running_machine):

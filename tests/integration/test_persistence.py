@@ -4,7 +4,8 @@ running machines outlive marinad."""
 
 import os
 
-from marina_harness import MACHINE_IFACE, Marinad, pid_alive, wait_for_guest_shell, wait_until
+from marina_harness import (MACHINE_IFACE, Marinad, open_serial, pid_alive, serial_roundtrip,
+                            wait_for_guest_shell, wait_until)
 
 
 def restart(marinad, bus, workdir, kill=False):
@@ -48,22 +49,29 @@ def test_corrupt_config_is_reported_and_skipped(marinad, bus, workdir):
         again.stop()
 
 
-def test_machine_outlives_marinad_kill9(marinad, bus, workdir, running_machine):
-    path = running_machine
-    wait_for_guest_shell(marinad, path)
-    pid = marinad.prop(path, MACHINE_IFACE, "Pid")
-    marinad.machine(path, "Pause")
+def test_machines_outlive_marinad_kill9(marinad, bus, workdir, disk, running_machine):
+    runner = running_machine
+    sleeper = marinad.create("sleeper", memory_mib=128, boot_disk=disk())
+    assert marinad.wait_job(marinad.machine(sleeper, "Start"))[0] == "completed"
+    wait_for_guest_shell(marinad, runner)
+    marinad.machine(sleeper, "Pause")
+    pids = {path: marinad.prop(path, MACHINE_IFACE, "Pid") for path in (runner, sleeper)}
     again = restart(marinad, bus, workdir, kill=True)
     try:
-        assert pid_alive(pid)
-        assert again.state(path) == "paused"
-        assert again.prop(path, MACHINE_IFACE, "Pid") == pid
-        again.machine(path, "Resume")
-        assert again.state(path) == "running"
-        # The reattached machine is fully controllable, down to its exit.
-        again.machine(path, "TurnOff")
-        wait_until(lambda: not pid_alive(pid), 10, "QEMU to exit")
-        assert again.state(path) == "off"
+        assert all(pid_alive(pid) for pid in pids.values())
+        assert again.state(runner) == "running"
+        assert again.state(sleeper) == "paused"
+        assert again.prop(runner, MACHINE_IFACE, "Pid") == pids[runner]
+        assert again.prop(runner, MACHINE_IFACE, "StateReason") == "reattached"
+        # The guest ran on undisturbed: its shell still answers.
+        sock = open_serial(again, runner)
+        assert serial_roundtrip(sock, "echo still-$((20+1))", "still-21")
+        # Reattached machines are fully controllable, down to their exit.
+        again.machine(sleeper, "Resume")
+        assert again.state(sleeper) == "running"
+        again.machine(sleeper, "TurnOff")
+        wait_until(lambda: not pid_alive(pids[sleeper]), 10, "QEMU to exit")
+        assert again.state(sleeper) == "off"
     finally:
         again.stop()
 
