@@ -48,6 +48,35 @@ typedef struct {
   char *message;  /* the first error: "line N: element E: reason" */
 } XmlErrorTrap;
 
+/* libxml2's RelaxNG messages leave out what a person needs to fix the file:
+ * which value was wrong, and that the children of <machine> have an order. */
+static void
+append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
+{
+  if (g_str_equal (reason, "Error validating value"))
+    {
+      xmlChar *content = xmlNodeGetContent (node);
+      const char *value = content ? (const char *) content : "";
+      /* Enough to recognise the value; the element may hold a megabyte. */
+      g_autofree char *shown = g_utf8_substring (value, 0, MIN (g_utf8_strlen (value, -1), 40));
+
+      g_string_append_printf (text, " '%s'", shown);
+      xmlFree (content);
+    }
+  else if (g_str_has_prefix (reason, "Expecting a namespace"))
+    {
+      g_string_append (text, " (add xmlns=\"" MACHINE_NS "\")");
+    }
+  else if (g_str_has_prefix (reason, "Did not expect element") &&
+           node->parent != NULL && node->parent->type == XML_ELEMENT_NODE &&
+           node->parent->parent != NULL && node->parent->parent->type == XML_DOCUMENT_NODE)
+    {
+      g_string_append (text, " (the elements of <machine> come in this order, each at most "
+                       "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
+                       "cdrom, boot-order, host-actions; only name is required)");
+    }
+}
+
 static char *
 describe_xml_error (xmlErrorPtr xml_error)
 {
@@ -55,11 +84,15 @@ describe_xml_error (xmlErrorPtr xml_error)
   xmlNodePtr node = xml_error->node;
   g_autofree char *reason = g_strdup (xml_error->message ? xml_error->message : "unknown error");
 
+  /* Some messages have a second line (the offending bytes): keep one line. */
+  g_strstrip (g_strdelimit (reason, "\n", ' '));
   if (xml_error->line > 0)
     g_string_append_printf (text, "line %d: ", xml_error->line);
   if (node != NULL && node->type == XML_ELEMENT_NODE && node->name != NULL)
     g_string_append_printf (text, "element %s: ", (const char *) node->name);
-  g_string_append (text, g_strstrip (reason));
+  g_string_append (text, reason);
+  if (node != NULL && node->type == XML_ELEMENT_NODE && xml_error->domain == XML_FROM_RELAXNGV)
+    append_schema_hint (text, node, reason);
   return g_string_free (text, FALSE);
 }
 
@@ -203,43 +236,47 @@ check_size (gsize length, GError **error)
   return TRUE;
 }
 
+/* Runs libxml2 over @xml. NULL only if libxml2 could not even start, as
+ * for empty input. */
+static xmlDocPtr
+run_parser (const char *xml, gsize length, gboolean *saw_doctype, gboolean *well_formed)
+{
+  xmlParserCtxtPtr parser = xmlCreateMemoryParserCtxt (xml, (int) length);
+  xmlDocPtr doc;
+
+  *saw_doctype = FALSE;
+  *well_formed = FALSE;
+  if (parser == NULL)
+    return NULL;
+  xmlCtxtUseOptions (parser, PARSE_OPTIONS);
+  parser->_private = saw_doctype;
+  parser->sax->internalSubset = refuse_doctype;
+  xmlParseDocument (parser);
+  *well_formed = parser->wellFormed;
+  doc = g_steal_pointer (&parser->myDoc);
+  xmlFreeParserCtxt (parser);
+  return doc;
+}
+
 static xmlDocPtr
 parse_document (const char *xml, gsize length, XmlErrorTrap *trap, GError **error)
 {
-  xmlParserCtxtPtr parser;
-  g_autoptr(xmlDoc) doc = NULL;
-  gboolean saw_doctype = FALSE;
-  gboolean well_formed;
-
-  parser = xmlCreateMemoryParserCtxt (xml, (int) length);
-  if (parser == NULL)
-    {
-      g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                   "Machine configuration is empty");
-      return NULL;
-    }
-  xmlCtxtUseOptions (parser, PARSE_OPTIONS);
-  parser->_private = &saw_doctype;
-  parser->sax->internalSubset = refuse_doctype;
-  xmlParseDocument (parser);
-  well_formed = parser->wellFormed;
-  doc = g_steal_pointer (&parser->myDoc);
-  xmlFreeParserCtxt (parser);
+  gboolean saw_doctype, well_formed;
+  g_autoptr(xmlDoc) doc = run_parser (xml, length, &saw_doctype, &well_formed);
 
   if (saw_doctype)
-    {
-      g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                   "Machine configuration must not contain a DOCTYPE declaration");
-      return NULL;
-    }
-  if (!well_formed || doc == NULL || xmlDocGetRootElement (doc) == NULL)
-    {
-      g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                   "Machine configuration is not well-formed XML: %s",
-                   xml_error_trap_message (trap));
-      return NULL;
-    }
-  return g_steal_pointer (&doc);
+    g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                 "Machine configuration must not contain a DOCTYPE declaration");
+  else if (length == 0)
+    g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                 "Machine configuration is empty");
+  else if (!well_formed || doc == NULL || xmlDocGetRootElement (doc) == NULL)
+    g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                 "Machine configuration is not well-formed XML: %s",
+                 xml_error_trap_message (trap));
+  else
+    return g_steal_pointer (&doc);
+  return NULL;
 }
 
 /* ---- from the tree to the record ---- */
@@ -592,6 +629,7 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
 char *
 marina_machine_config_to_xml (const MarinaMachineConfig *config)
 {
+  XmlErrorTrap trap;
   xmlDocPtr doc;
   xmlChar *buffer = NULL;
   int size = 0;
@@ -599,10 +637,14 @@ marina_machine_config_to_xml (const MarinaMachineConfig *config)
 
   g_return_val_if_fail (config != NULL, NULL);
 
+  xml_error_trap_begin (&trap);
   doc = xmlNewDoc ((const xmlChar *) "1.0");
   xmlDocSetRootElement (doc, build_machine_node (doc, config));
   xmlDocDumpFormatMemoryEnc (doc, &buffer, &size, "UTF-8", 1);
   xmlFreeDoc (doc);
+  if (trap.message != NULL)
+    g_warning ("Writing the configuration of machine %s: %s", config->id, trap.message);
+  xml_error_trap_end (&trap);
   xml = g_strndup ((const char *) buffer, size);
   xmlFree (buffer);
   return xml;

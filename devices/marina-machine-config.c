@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "marina-error.h"
+#include "marina-image.h"
 #include "marina-machine-config.h"
 
 /* Strings of each enumeration, in the order of its values; also what the
@@ -627,4 +628,20 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
   if (g_strcmp0 (a->cdrom, b->cdrom) != 0)
     return "cdrom";
   return NULL;
+}
+
+/**
+ * marina_machine_config_probe_formats:
+ *
+ * Fills in the format of a boot disk that has none, by reading its header
+ * now, once. Probing at every start would let a guest that writes a qcow2
+ * header into a raw disk make QEMU open files of the host.
+ */
+gboolean
+marina_machine_config_probe_formats (MarinaMachineConfig *config, GError **error)
+{
+  if (config->boot_disk == NULL || config->boot_disk_format != NULL)
+    return TRUE;
+  config->boot_disk_format = marina_image_probe_format (config->boot_disk, error);
+  return config->boot_disk_format != NULL;
 }

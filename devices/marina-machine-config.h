@@ -86,6 +86,8 @@ gboolean    marina_machine_config_validate   (const MarinaMachineConfig *config,
 gboolean    marina_machine_config_apply_options (MarinaMachineConfig *config,
                                                  GVariant            *options,
                                                  GError             **error);
+gboolean    marina_machine_config_probe_formats (MarinaMachineConfig *config,
+                                                 GError             **error);
 const char *marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
                                                     const MarinaMachineConfig *b);
 

@@ -1260,7 +1260,8 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
   MarinaMachineConfig *old;
 
-  if (config == NULL || !check_config_change (self, config, &error))
+  if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
+      !check_config_change (self, config, &error))
     return return_error (invocation, error);
   old = self->config;
   self->config = g_steal_pointer (&config);

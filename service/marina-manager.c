@@ -192,6 +192,7 @@ create_machine (MarinaManager *self, MarinaMachineConfig *config, GError **error
 
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_machine_config_probe_formats (config, error) ||
       !make_machine_dir (self, config->id, error))
     return NULL;
   xml = marina_machine_config_to_xml (config);
@@ -249,10 +250,8 @@ handle_define_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocati
   if (g_hash_table_contains (self->machines, config->id))
     {
       /* A copy of an existing machine: it gets an identity of its own. */
-      g_autofree char *uuid = g_uuid_string_random ();
-      g_auto(GStrv) parts = g_strsplit (uuid, "-", -1);
       g_free (config->id);
-      config->id = g_strjoinv ("", parts);
+      config->id = marina_machine_id_new ();
     }
   machine = create_machine (self, g_steal_pointer (&config), &error);
   if (machine == NULL)

@@ -57,10 +57,17 @@ def test_bad_xml_refused(marinad):
     assert marinad.manager("ListMachines") == []
 
 
-def test_missing_boot_disk_refused_at_start(marinad, workdir):
-    path = marinad.create("nodisk", memory_mib=64, boot_disk=os.path.join(workdir, "gone.img"))
-    message = expect_error("NotFound", marinad.machine, path, "Start")
+def test_missing_boot_disk_refused(marinad, workdir, disk):
+    message = expect_error("NotFound", marinad.create, "nodisk", memory_mib=64,
+                           boot_disk=os.path.join(workdir, "gone.img"))
     assert "gone.img" in message
+    assert marinad.manager("ListMachines") == []
+    # A disk that disappears after the machine was made is caught at Start.
+    image = disk()
+    path = marinad.create("lost", memory_mib=64, boot_disk=image)
+    os.remove(image)
+    message = expect_error("NotFound", marinad.machine, path, "Start")
+    assert os.path.basename(image) in message
     assert marinad.state(path) == "off"
 
 
