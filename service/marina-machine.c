@@ -531,23 +531,6 @@ resolve_accelerator (MarinaMachine *self)
   return accel;
 }
 
-static gboolean
-check_media_exist (MarinaMachine *self, GError **error)
-{
-  const char *paths[] = { self->config->boot_disk, self->config->cdrom };
-  const char *what[] = { "Boot disk", "CD/DVD image" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
-    if (paths[i] && !g_file_test (paths[i], G_FILE_TEST_IS_REGULAR))
-      {
-        g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
-                     "%s '%s' of machine '%s' does not exist or is not a regular file",
-                     what[i], paths[i], self->config->name);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 static GStrv
 build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -583,8 +566,7 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_autofree char *serial_log = machine_file (self, "serial.log");
   MarinaQemu *qemu;
 
-  if (!check_media_exist (self, error))
-    return FALSE;
+  /* This also checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, error);
   if (argv == NULL)
     return FALSE;
