@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -11,6 +12,7 @@
 #include "marina-manager.h"
 
 #define BUS_NAME "org.marinavm.Marina1"
+#define TRIM_INTERVAL_SECONDS 5
 
 typedef struct {
   gboolean session;
@@ -178,6 +180,28 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
   g_main_loop_quit (daemon->loop);
 }
 
+/* GLib 2.74's slice allocator never returns memory to the system; plain
+ * malloc does, with malloc_trim(). GLib reads G_SLICE in its constructors,
+ * before main() runs, hence the one re-exec at start. */
+static void
+use_plain_malloc (char **argv)
+{
+  if (getenv ("G_SLICE") != NULL)
+    return;
+  setenv ("G_SLICE", "always-malloc", 1);
+  execv ("/proc/self/exe", argv);
+  /* Should exec fail, the slice allocator merely costs some memory. */
+}
+
+static gboolean
+on_trim_memory (gpointer user_data)
+{
+  /* Replies such as GetManagedObjects for a thousand machines are built and
+   * freed in one go; give that memory back instead of keeping it forever. */
+  malloc_trim (0);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -220,6 +244,7 @@ main (int argc, char **argv)
   g_autoptr(GDBusConnection) connection = NULL;
   MarinaSettings *settings;
 
+  use_plain_malloc (argv);
   setlocale (LC_ALL, "");
   if (!parse_options (&argc, &argv, &options, &error) ||
       (settings = make_settings (&options, &error)) == NULL ||
@@ -237,6 +262,7 @@ main (int argc, char **argv)
   daemon.connection = connection;
   g_signal_connect (connection, "closed", G_CALLBACK (on_connection_closed), &daemon);
   marina_manager_load_async (daemon.manager, on_loaded, &daemon);
+  g_timeout_add_seconds (TRIM_INTERVAL_SECONDS, on_trim_memory, NULL);
   g_unix_signal_add (SIGTERM, on_quit_signal, &daemon);
   g_unix_signal_add (SIGINT, on_quit_signal, &daemon);
   g_main_loop_run (daemon.loop);

@@ -41,6 +41,7 @@ static const char *const state_names[] = {
 
 #define TURN_OFF_GRACE_MS 5000
 #define MIGRATION_POLL_MS 50
+#define SAVE_MAX_BANDWIDTH (G_GINT64_CONSTANT (1) << 40) /* bytes/s: no cap in practice */
 #define SERIAL_CHARDEV "serial0"
 
 struct _MarinaMachine {
@@ -967,7 +968,7 @@ on_save_done (MarinaMachine *self)
 }
 
 static void
-on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
+on_save_bandwidth_set (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(MarinaMachine) self = user_data;
   g_autoptr(GError) error = NULL;
@@ -982,6 +983,22 @@ on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
                                               "Cannot create the saved state %s: %s", part,
                                               g_strerror (errno)));
   start_migration (self, "migrate", self->save_fd);
+}
+
+static void
+on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = args_new ();
+
+  if (error)
+    return on_save_failed (self, g_steal_pointer (&error));
+  /* QEMU caps migration at 128 MiB/s by default, meant for networks; a save
+   * to a local file should go as fast as the disk allows. */
+  json_object_set_int_member (args, "max-bandwidth", SAVE_MAX_BANDWIDTH);
+  qmp_call (self, "migrate-set-parameters", args, -1, on_save_bandwidth_set, g_object_ref (self));
 }
 
 static MarinaJob *
