@@ -148,6 +148,8 @@ make_settings (const Options *options, GError **error)
   settings->accelerator = keyfile_string (keyfile, "qemu", "accelerator", "auto");
   settings->shutdown_timeout = keyfile_uint (keyfile, "machines", "shutdown-timeout", 120);
   settings->event_log_max = keyfile_uint (keyfile, "events", "max-events", 10000);
+  settings->memory_reserve_mib = keyfile_uint (keyfile, "host", "memory-reserve-mib", 512);
+  settings->qemu_overhead_mib = keyfile_uint (keyfile, "host", "qemu-overhead-mib", 128);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);

@@ -818,7 +818,8 @@ begin_start (MarinaMachine *self, GError **error)
   gboolean restore = self->state == STATE_SAVED;
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
 
-  if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED))
+  if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED) ||
+      !marina_manager_check_memory (self->manager, self->config->id, error))
     return NULL;
   if (!spawn_qemu (self, restore, error))
     return NULL;

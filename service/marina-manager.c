@@ -122,6 +122,47 @@ marina_manager_check_name_free (MarinaManager *self, const char *name, const cha
   return TRUE;
 }
 
+static guint64
+committed_memory_mib (MarinaManager *self, const char *except_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint64 total = 0;
+
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (value);
+      if (marina_machine_is_active (value) && g_strcmp0 (config->id, except_id) != 0)
+        total += config->memory_mib + self->settings->qemu_overhead_mib;
+    }
+  return total;
+}
+
+/* No overcommit: a machine starts only if its memory and QEMU's overhead fit
+ * beside the running machines in what the host can give (all but a reserve). */
+gboolean
+marina_manager_check_memory (MarinaManager *self, const char *id, GError **error)
+{
+  const MarinaMachineConfig *config = marina_machine_get_config (g_hash_table_lookup (self->machines, id));
+  guint64 host = marina_manager_get_host_memory_mib (self);
+  guint64 capacity = host > self->settings->memory_reserve_mib ? host - self->settings->memory_reserve_mib : 0;
+  guint64 committed = committed_memory_mib (self, id);
+  guint64 free_mib = capacity > committed ? capacity - committed : 0;
+  guint64 needed = config->memory_mib + self->settings->qemu_overhead_mib;
+
+  if (needed <= free_mib)
+    return TRUE;
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
+               "Machine '%s' needs %" G_GUINT64_FORMAT " MiB (%" G_GUINT64_FORMAT " MiB of memory "
+               "and %" G_GUINT64_FORMAT " MiB for QEMU) but only %" G_GUINT64_FORMAT " MiB are free: "
+               "running machines hold %" G_GUINT64_FORMAT " MiB of the host's %" G_GUINT64_FORMAT
+               " MiB and %" G_GUINT64_FORMAT " MiB are kept for the host ([host] memory-reserve-mib)",
+               config->name, needed, config->memory_mib, self->settings->qemu_overhead_mib, free_mib,
+               committed, host, self->settings->memory_reserve_mib);
+  return FALSE;
+}
+
 void
 marina_manager_forget_machine (MarinaManager *self, const char *id)
 {

@@ -14,6 +14,8 @@ typedef struct {
   char *accelerator;        /* auto, kvm or tcg */
   guint shutdown_timeout;   /* seconds a guest gets for a cooperative shutdown */
   guint event_log_max;      /* events kept */
+  guint64 memory_reserve_mib;  /* host memory never given to machines */
+  guint64 qemu_overhead_mib;   /* counted per running machine on top of its memory */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -40,6 +42,9 @@ void                  marina_manager_log                  (MarinaManager *self,
                                                            ...) G_GNUC_PRINTF (5, 6);
 const char           *marina_manager_add_job              (MarinaManager *self,
                                                            MarinaJob     *job);
+gboolean              marina_manager_check_memory         (MarinaManager *self,
+                                                           const char    *id,
+                                                           GError       **error);
 gboolean              marina_manager_check_name_free      (MarinaManager *self,
                                                            const char    *name,
                                                            const char    *except_id,
