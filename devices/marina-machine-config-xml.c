@@ -73,7 +73,7 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
     {
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
-                       "cdrom, boot-order, host-actions; only name is required)");
+                       "cdrom, boot-order, host-actions, cpu, scripts; only name is required)");
     }
 }
 
@@ -443,6 +443,37 @@ read_host_actions (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
   return TRUE;
 }
 
+static gboolean
+read_cpu (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  const struct { const char *attribute; const char *what; guint *field; } fields[] = {
+    { "weight", "CPU weight", &config->cpu_weight },
+    { "maximum", "CPU maximum", &config->cpu_maximum },
+    { "reserve", "CPU reserve", &config->cpu_reserve },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      g_autofree char *text = node_attribute (node, fields[i].attribute);
+      if (text != NULL && !parse_uint (fields[i].what, text, fields[i].field, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_scripts (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  for (xmlNodePtr child = node->children; child != NULL; child = child->next)
+    {
+      if (child->type != XML_ELEMENT_NODE)
+        continue;
+      g_hash_table_insert (config->scripts, node_attribute (child, "event"),
+                           node_attribute (child, "path"));
+    }
+  return TRUE;
+}
+
 typedef gboolean (*ElementReader) (MarinaMachineConfig *config,
                                    xmlNodePtr           node,
                                    GError             **error);
@@ -463,6 +494,8 @@ static const struct {
   { "cdrom", read_cdrom },
   { "boot-order", read_boot_order },
   { "host-actions", read_host_actions },
+  { "cpu", read_cpu },
+  { "scripts", read_scripts },
 };
 
 static gboolean
@@ -596,6 +629,36 @@ add_host_actions (xmlNodePtr parent, const MarinaMachineConfig *config)
   set_attribute (node, "stop-action", marina_stop_action_to_string (config->stop_action));
 }
 
+static void
+add_cpu (xmlNodePtr parent, const MarinaMachineConfig *config)
+{
+  xmlNodePtr node = xmlNewChild (parent, parent->ns, (const xmlChar *) "cpu", NULL);
+  g_autofree char *weight = g_strdup_printf ("%u", config->cpu_weight);
+  g_autofree char *maximum = g_strdup_printf ("%u", config->cpu_maximum);
+  g_autofree char *reserve = g_strdup_printf ("%u", config->cpu_reserve);
+
+  set_attribute (node, "weight", weight);
+  set_attribute (node, "maximum", maximum);
+  set_attribute (node, "reserve", reserve);
+}
+
+static void
+add_scripts (xmlNodePtr parent, GHashTable *scripts)
+{
+  g_auto(GStrv) events = marina_scripts_sorted_events (scripts);
+  xmlNodePtr node;
+
+  if (events[0] == NULL)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "scripts", NULL);
+  for (guint i = 0; events[i]; i++)
+    {
+      xmlNodePtr script = xmlNewChild (node, node->ns, (const xmlChar *) "script", NULL);
+      set_attribute (script, "event", events[i]);
+      set_attribute (script, "path", g_hash_table_lookup (scripts, events[i]));
+    }
+}
+
 static xmlNodePtr
 build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
 {
@@ -616,6 +679,8 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   add_path_child (root, "cdrom", config->cdrom, NULL);
   add_boot_order (root, (const char *const *) config->boot_order);
   add_host_actions (root, config);
+  add_cpu (root, config);
+  add_scripts (root, config->scripts);
   return root;
 }
 

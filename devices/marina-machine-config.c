@@ -52,6 +52,10 @@ marina_machine_config_new (void)
   config->autostart = MARINA_AUTOSTART_NEVER;
   config->autostart_delay = 0;
   config->stop_action = MARINA_STOP_ACTION_SAVE;
+  config->cpu_weight = MARINA_CPU_WEIGHT_DEFAULT;
+  config->cpu_maximum = 100;
+  config->cpu_reserve = 0;
+  config->scripts = marina_scripts_new ();
   return config;
 }
 
@@ -71,6 +75,7 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->boot_disk_format = g_strdup (config->boot_disk_format);
   copy->cdrom = g_strdup (config->cdrom);
   copy->boot_order = g_strdupv (config->boot_order);
+  copy->scripts = marina_scripts_copy (config->scripts);
   return copy;
 }
 
@@ -87,6 +92,7 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_free (config->boot_disk_format);
   g_free (config->cdrom);
   g_strfreev (config->boot_order);
+  g_clear_pointer (&config->scripts, g_hash_table_unref);
   g_free (config);
 }
 
@@ -96,6 +102,59 @@ strv_equal (const char *const *a, const char *const *b)
   if (a == NULL || b == NULL)
     return a == b;
   return g_strv_equal (a, b);
+}
+
+static int
+compare_strings (const void *a, const void *b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
+GHashTable *
+marina_scripts_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+GHashTable *
+marina_scripts_copy (GHashTable *scripts)
+{
+  GHashTable *copy = marina_scripts_new ();
+  GHashTableIter iter;
+  gpointer event, path;
+
+  g_hash_table_iter_init (&iter, scripts);
+  while (g_hash_table_iter_next (&iter, &event, &path))
+    g_hash_table_insert (copy, g_strdup (event), g_strdup (path));
+  return copy;
+}
+
+/* Sorted, so that the XML and listings come out the same every time. */
+GStrv
+marina_scripts_sorted_events (GHashTable *scripts)
+{
+  GStrv events = (GStrv) g_hash_table_get_keys_as_array (scripts, NULL);
+  GStrv copy;
+
+  qsort (events, g_strv_length (events), sizeof (char *), compare_strings);
+  copy = g_strdupv (events);
+  g_free (events);
+  return copy;
+}
+
+static gboolean
+scripts_equal (GHashTable *a, GHashTable *b)
+{
+  GHashTableIter iter;
+  gpointer event, path;
+
+  if (g_hash_table_size (a) != g_hash_table_size (b))
+    return FALSE;
+  g_hash_table_iter_init (&iter, a);
+  while (g_hash_table_iter_next (&iter, &event, &path))
+    if (g_strcmp0 (path, g_hash_table_lookup (b, event)) != 0)
+      return FALSE;
+  return TRUE;
 }
 
 gboolean
@@ -118,7 +177,11 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
                      (const char *const *) b->boot_order) &&
          a->autostart == b->autostart &&
          a->autostart_delay == b->autostart_delay &&
-         a->stop_action == b->stop_action;
+         a->stop_action == b->stop_action &&
+         a->cpu_weight == b->cpu_weight &&
+         a->cpu_maximum == b->cpu_maximum &&
+         a->cpu_reserve == b->cpu_reserve &&
+         scripts_equal (a->scripts, b->scripts);
 }
 
 /* Finds @string in @names; the error lists every name so that the caller
@@ -381,6 +444,54 @@ validate_enums (const MarinaMachineConfig *config, GError **error)
   return TRUE;
 }
 
+gboolean
+marina_validate_cpu_allocation (guint weight, guint maximum, guint reserve, GError **error)
+{
+  if (weight < 1 || weight > MARINA_CPU_WEIGHT_MAX)
+    return invalid (error, "A CPU weight of %u is out of range; use 1 to %u (default %u)",
+                    weight, MARINA_CPU_WEIGHT_MAX, MARINA_CPU_WEIGHT_DEFAULT);
+  if (maximum < 1 || maximum > 100)
+    return invalid (error, "A CPU maximum of %u%% is out of range; use 1 to 100 percent of "
+                    "a host CPU per virtual processor", maximum);
+  if (reserve > maximum)
+    return invalid (error, "A CPU reserve of %u%% is more than the maximum of %u%%; "
+                    "lower the reserve or raise the maximum", reserve, maximum);
+  return TRUE;
+}
+
+/* The machine events a host script can be attached to (Virtual Server's
+ * per-machine events). */
+const char *const marina_machine_script_events[] = {
+  "started", "stopped", "saved", "restored", "heartbeat-lost", "guest-reset", "guest-panic",
+  "config-changed", NULL,
+};
+
+gboolean
+marina_validate_script_event (const char *const *events, const char *event, GError **error)
+{
+  g_autofree char *known = NULL;
+
+  if (g_strv_contains (events, event))
+    return TRUE;
+  known = g_strjoinv (", ", (GStrv) events);
+  return invalid (error, "There is no event '%s' to attach a script to; the events are: %s",
+                  event, known);
+}
+
+static gboolean
+validate_scripts (GHashTable *scripts, GError **error)
+{
+  GHashTableIter iter;
+  gpointer event, path;
+
+  g_hash_table_iter_init (&iter, scripts);
+  while (g_hash_table_iter_next (&iter, &event, &path))
+    if (!marina_validate_script_event (marina_machine_script_events, event, error) ||
+        !validate_path ("script", path, error))
+      return FALSE;
+  return TRUE;
+}
+
 /**
  * marina_machine_config_validate:
  * @host_memory_mib: the host's memory in MiB, or 0 for no host limit
@@ -407,7 +518,10 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
           validate_choice (disk_format_names, "disk image format",
                            config->boot_disk_format, error)) &&
          validate_path ("CD/DVD image", config->cdrom, error) &&
-         validate_boot_order ((const char *const *) config->boot_order, error);
+         validate_boot_order ((const char *const *) config->boot_order, error) &&
+         marina_validate_cpu_allocation (config->cpu_weight, config->cpu_maximum,
+                                         config->cpu_reserve, error) &&
+         validate_scripts (config->scripts, error);
 }
 
 /* ---- CreateMachine options ---- */
@@ -512,6 +626,27 @@ set_stop_action (MarinaMachineConfig *config, GVariant *value, GError **error)
                                          &config->stop_action, error);
 }
 
+static gboolean
+set_cpu_weight (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  config->cpu_weight = g_variant_get_uint32 (value);
+  return TRUE;
+}
+
+static gboolean
+set_cpu_maximum (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  config->cpu_maximum = g_variant_get_uint32 (value);
+  return TRUE;
+}
+
+static gboolean
+set_cpu_reserve (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  config->cpu_reserve = g_variant_get_uint32 (value);
+  return TRUE;
+}
+
 /* The keys of CreateMachine's options, as org.marinavm.Marina1.Manager.xml documents them. */
 static const struct {
   const char *key;
@@ -529,6 +664,9 @@ static const struct {
   { "autostart", "s", set_autostart },
   { "autostart-delay", "u", set_autostart_delay },
   { "stop-action", "s", set_stop_action },
+  { "cpu-weight", "u", set_cpu_weight },
+  { "cpu-maximum", "u", set_cpu_maximum },
+  { "cpu-reserve", "u", set_cpu_reserve },
 };
 
 static gboolean

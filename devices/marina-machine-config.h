@@ -30,6 +30,8 @@ typedef enum {
 #define MARINA_MACHINE_NOTES_MAX_BYTES 4096
 #define MARINA_MACHINE_MEMORY_MIN_MIB 4
 #define MARINA_MACHINE_VCPUS_MAX 255
+#define MARINA_CPU_WEIGHT_DEFAULT 100
+#define MARINA_CPU_WEIGHT_MAX 10000
 /* The largest machine configuration (XML) accepted, in bytes. */
 #define MARINA_MACHINE_CONFIG_MAX_BYTES (1024 * 1024)
 
@@ -53,6 +55,13 @@ typedef struct {
   MarinaAutostart autostart;
   guint autostart_delay;  /* seconds to wait before an automatic start */
   MarinaStopAction stop_action;
+  /* CPU allocation, as Virtual Server's resource allocation. Percentages are
+   * of one host CPU, per virtual processor. */
+  guint cpu_weight;       /* relative weight, 1 to 10000 */
+  guint cpu_maximum;      /* cap, 1 to 100 percent */
+  guint cpu_reserve;      /* reserve, 0 to 100 percent: admission-controlled */
+  GHashTable *scripts;    /* event name → absolute path of the host script run on it;
+                           * never NULL */
 } MarinaMachineConfig;
 
 MarinaMachineConfig *marina_machine_config_new    (void);
@@ -88,6 +97,17 @@ gboolean    marina_machine_config_apply_options (MarinaMachineConfig *config,
                                                  GError             **error);
 gboolean    marina_machine_config_probe_formats (MarinaMachineConfig *config,
                                                  GError             **error);
+extern const char *const marina_machine_script_events[];
+gboolean    marina_validate_script_event     (const char *const *events,
+                                              const char        *event,
+                                              GError           **error);
+GHashTable *marina_scripts_new               (void);
+GHashTable *marina_scripts_copy              (GHashTable *scripts);
+GStrv       marina_scripts_sorted_events     (GHashTable *scripts);
+gboolean    marina_validate_cpu_allocation   (guint    weight,
+                                              guint    maximum,
+                                              guint    reserve,
+                                              GError **error);
 const char *marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
                                                     const MarinaMachineConfig *b);
 

@@ -30,7 +30,10 @@
  *                usb-tablet on it, for an absolute pointer over VNC
  *   video0       VGA (modern) or cirrus-vga (legacy)
  *   scsi0        lsi53c895a (legacy only)
- *   chardevs "qmp" (QMP monitor) and "serial0" (first serial port)
+ *   agent-serial virtio-serial-pci, with the port "agent0" named
+ *                org.qemu.guest_agent.0 on it
+ *   chardevs "qmp" (QMP monitor), "serial0" (first serial port) and "agent"
+ *   (the guest agent's port)
  */
 
 /* Each machine keeps its translated code small; the default 1 GiB buffer
@@ -209,6 +212,20 @@ add_serial (GPtrArray *argv, const MarinaQemuRuntime *runtime)
   add_option (argv, "-chardev", chardev);
   add_arg (argv, "-device");
   add_arg (argv, "isa-serial,chardev=serial0,id=serial0");
+}
+
+/* qemu-ga finds its port by this name. Every machine has it, the legacy
+ * profile too (virtio-serial-pci is a plain PCI device): a guest without
+ * the agent or the driver leaves the port closed and never answers. */
+static void
+add_guest_agent (GPtrArray *argv, const MarinaQemuRuntime *runtime)
+{
+  add_arg (argv, "-device");
+  add_arg (argv, "virtio-serial-pci,id=agent-serial");
+  add_option (argv, "-chardev", listening_socket ("agent", runtime->agent_socket_path));
+  add_arg (argv, "-device");
+  add_arg (argv, "virtserialport,bus=agent-serial.0,chardev=agent,name=org.qemu.guest_agent.0,"
+                 "id=agent0");
 }
 
 /* No window and no listening VNC port: marinad hands VNC clients to QEMU
@@ -396,7 +413,8 @@ check_runtime (const MarinaQemuRuntime *runtime, GError **error)
       return FALSE;
     }
   return check_socket_path ("QMP", runtime->qmp_socket_path, error) &&
-         check_socket_path ("serial port", runtime->serial_socket_path, error);
+         check_socket_path ("serial port", runtime->serial_socket_path, error) &&
+         check_socket_path ("guest agent", runtime->agent_socket_path, error);
 }
 
 /**
@@ -430,6 +448,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
   if (!add_storage (argv, config, error))
     return NULL;
   add_serial (argv, runtime);
+  add_guest_agent (argv, runtime);
   if (runtime->incoming)
     {
       add_arg (argv, "-incoming");

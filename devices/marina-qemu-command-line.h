@@ -15,6 +15,7 @@ typedef struct {
   const char *qmp_socket_path;    /* QEMU listens here for QMP (marinad connects) */
   const char *serial_socket_path; /* QEMU listens here for the first serial port */
   const char *serial_log_path;    /* receives the serial output too; NULL for none */
+  const char *agent_socket_path;  /* QEMU listens here for the guest agent's port */
   gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
 } MarinaQemuRuntime;
 

@@ -28,6 +28,7 @@ typedef struct {
   GDBusConnection *connection;
   MarinaManager *manager;
   guint owner_id;
+  gboolean stopping;
   int exit_code;
 } Daemon;
 
@@ -150,6 +151,10 @@ make_settings (const Options *options, GError **error)
   settings->event_log_max = keyfile_uint (keyfile, "events", "max-events", 10000);
   settings->memory_reserve_mib = keyfile_uint (keyfile, "host", "memory-reserve-mib", 512);
   settings->qemu_overhead_mib = keyfile_uint (keyfile, "host", "qemu-overhead-mib", 128);
+  settings->metrics_socket = keyfile_string (keyfile, "metrics", "socket", NULL);
+  settings->cgroup_fs = keyfile_string (keyfile, "host", "cgroup-fs", "/sys/fs/cgroup");
+  settings->cgroup_name = keyfile_string (keyfile, "host", "cgroup-name", "marina");
+  settings->script_timeout = keyfile_uint (keyfile, "scripts", "timeout", 60);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);
@@ -215,14 +220,30 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
                                                    on_name_acquired, on_name_lost, daemon, NULL);
 }
 
+static void
+on_stopping_script_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_main_loop_quit (daemon->loop);
+}
+
 static gboolean
 on_quit_signal (gpointer user_data)
 {
   Daemon *daemon = user_data;
 
-  /* Machines keep running: a restarted marinad finds them again. */
+  /* Machines keep running: a restarted marinad finds them again. A second
+   * signal does not wait for the service-stopping script. */
+  if (daemon->stopping)
+    {
+      g_main_loop_quit (daemon->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  daemon->stopping = TRUE;
   g_message ("Stopping; running machines are left running");
-  g_main_loop_quit (daemon->loop);
+  marina_manager_run_host_script (daemon->manager, "service-stopping", on_stopping_script_done,
+                                  daemon);
   return G_SOURCE_CONTINUE;
 }
 

@@ -15,6 +15,8 @@
 #include "marina-machine.h"
 #include "marina-qemu-command-line.h"
 #include "marina-qemu.h"
+#include "marina-scripts.h"
+#include "marina-guest-additions.h"
 
 /* One virtual machine: its configuration, its state machine and, while it
  * runs, its QEMU process.
@@ -56,6 +58,7 @@ struct _MarinaMachine {
 
   MachineState state;
   MarinaQemu *qemu;
+  MarinaMachineMetrics *metrics;
   MarinaJob *job;              /* the operation in progress, if any */
   char *expected_exit_reason;  /* set when we asked QEMU to exit */
   gboolean guest_shut_down;    /* QEMU reported a guest-initiated poweroff */
@@ -71,6 +74,7 @@ struct _MarinaMachine {
   GPtrArray *turn_off_waiters; /* GDBusMethodInvocation */
   GTask *host_stop_task;
   GTask *reattach_task;
+  MarinaGuestAdditions *guest; /* the guest agent, while QEMU runs */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -147,6 +151,50 @@ update_was_running (MarinaMachine *self)
 }
 
 static void
+report_script (gpointer user_data, const char *severity, const char *message)
+{
+  log_event (MARINA_MACHINE (user_data), severity, "script", message);
+}
+
+/* Runs the host script attached to event, if any; it never holds us up. */
+void
+marina_machine_run_script (MarinaMachine *self, const char *event, const char *reason)
+{
+  const char *path = g_hash_table_lookup (self->config->scripts, event);
+  g_autofree char *event_variable = NULL, *reason_variable = NULL, *id_variable = NULL;
+  g_autofree char *name_variable = NULL, *state_variable = NULL, *path_variable = NULL;
+
+  if (path == NULL)
+    return;
+  event_variable = g_strdup_printf ("MARINA_EVENT=%s", event);
+  reason_variable = g_strdup_printf ("MARINA_REASON=%s", reason);
+  id_variable = g_strdup_printf ("MARINA_MACHINE_ID=%s", self->config->id);
+  name_variable = g_strdup_printf ("MARINA_MACHINE_NAME=%s", self->config->name);
+  state_variable = g_strdup_printf ("MARINA_MACHINE_STATE=%s", state_names[self->state]);
+  path_variable = g_strdup_printf ("MARINA_OBJECT_PATH=%s", self->object_path);
+  marina_script_run (path, event,
+                     (const char *const[]) { event_variable, reason_variable, id_variable,
+                                             name_variable, state_variable, path_variable, NULL },
+                     marina_manager_get_settings (self->manager)->script_timeout, report_script,
+                     G_OBJECT (self));
+}
+
+/* The script event a state change stands for, if any. */
+static const char *
+script_event_for (MachineState old, MachineState state)
+{
+  if (state == STATE_RUNNING && old == STATE_STARTING)
+    return "started";
+  if (state == STATE_RUNNING && old == STATE_RESTORING)
+    return "restored";
+  if (state == STATE_SAVED && old == STATE_SAVING)
+    return "saved";
+  if (state == STATE_OFF && old != STATE_OFF && old != STATE_SAVED)
+    return "stopped";
+  return NULL;
+}
+
+static void
 finish_host_stop (MarinaMachine *self)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->host_stop_task);
@@ -154,6 +202,72 @@ finish_host_stop (MarinaMachine *self)
   self->stopping_for_host = FALSE;
   if (task)
     g_task_return_boolean (task, TRUE);
+}
+
+/* ---- guest additions (the guest agent) ------------------------------------ */
+
+static void
+sync_guest_properties (MarinaMachine *self)
+{
+  MarinaDBusMachine *iface = MARINA_DBUS_MACHINE (self);
+  MarinaGuestAdditions *guest = self->guest;
+  const char *const none[] = { NULL };
+
+  marina_dbus_machine_set_agent_connected (iface, guest && marina_guest_additions_get_agent_connected (guest));
+  marina_dbus_machine_set_heartbeat (iface, guest && marina_guest_additions_get_heartbeat (guest));
+  marina_dbus_machine_set_guest_os_name (iface, guest ? marina_guest_additions_get_os_name (guest) : "");
+  marina_dbus_machine_set_guest_addresses (iface, guest ? marina_guest_additions_get_addresses (guest) : none);
+}
+
+static void
+on_guest_log (MarinaGuestAdditions *guest, const char *severity, const char *message,
+              gpointer user_data)
+{
+  log_event (user_data, severity, "guest", message);
+}
+
+static void
+on_heartbeat_lost (MarinaGuestAdditions *guest, gpointer user_data)
+{
+  marina_dbus_machine_emit_heartbeat_lost (MARINA_DBUS_MACHINE (user_data));
+}
+
+static void
+create_guest_additions (MarinaMachine *self)
+{
+  g_autofree char *socket_path = runtime_file (self, "agent.sock");
+
+  self->guest = marina_guest_additions_new (socket_path);
+  g_signal_connect_swapped (self->guest, "changed", G_CALLBACK (sync_guest_properties), self);
+  g_signal_connect (self->guest, "log", G_CALLBACK (on_guest_log), self);
+  g_signal_connect (self->guest, "heartbeat-lost", G_CALLBACK (on_heartbeat_lost), self);
+}
+
+static void
+drop_guest_additions (MarinaMachine *self)
+{
+  if (self->guest)
+    g_signal_handlers_disconnect_by_data (self->guest, self);
+  g_clear_object (&self->guest);
+}
+
+/* The agent lives as long as QEMU; its heartbeat runs only while the guest
+ * does, so pausing, saving or shutting down never reads as a lost agent. */
+static void
+follow_state_with_guest (MarinaMachine *self)
+{
+  gboolean stopped = self->state == STATE_OFF || self->state == STATE_SAVED;
+
+  if (stopped && self->guest)
+    {
+      drop_guest_additions (self);
+      sync_guest_properties (self);
+    }
+  if (stopped)
+    return;
+  if (self->guest == NULL)
+    create_guest_additions (self);
+  marina_guest_additions_set_active (self->guest, self->state == STATE_RUNNING);
 }
 
 static void
@@ -165,11 +279,14 @@ set_state (MarinaMachine *self, MachineState state, const char *reason)
 
   self->state = state;
   update_was_running (self);
+  follow_state_with_guest (self);
   marina_dbus_machine_set_state (iface, state_names[state]);
   marina_dbus_machine_set_state_reason (iface, reason);
   marina_dbus_machine_emit_state_changed (iface, state_names[old], state_names[state], reason);
   message = g_strdup_printf ("%s -> %s (%s)", state_names[old], state_names[state], reason);
   log_event (self, "info", "state", message);
+  if (script_event_for (old, state))
+    marina_machine_run_script (self, script_event_for (old, state), reason);
   if (state == STATE_OFF || state == STATE_SAVED)
     finish_host_stop (self);
 }
@@ -245,6 +362,9 @@ sync_config_properties (MarinaMachine *self)
   marina_dbus_machine_set_autostart_delay (iface, c->autostart_delay);
   marina_dbus_machine_set_stop_action (iface, marina_stop_action_to_string (c->stop_action));
   marina_dbus_machine_set_config_path (iface, self->config_path);
+  marina_dbus_machine_set_relative_weight (iface, c->cpu_weight);
+  marina_dbus_machine_set_maximum_capacity (iface, c->cpu_maximum);
+  marina_dbus_machine_set_reserved_capacity (iface, c->cpu_reserve);
 }
 
 static void
@@ -363,7 +483,8 @@ clear_timers (MarinaMachine *self)
 static void
 remove_runtime_files (MarinaMachine *self)
 {
-  static const char *const names[] = { "qemu.pid", "qmp.sock", "serial.sock", NULL };
+  static const char *const names[] = { "qemu.pid", "qmp.sock", "serial.sock", "agent.sock",
+                                       NULL };
 
   for (guint i = 0; names[i]; i++)
     {
@@ -435,10 +556,12 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
     next = STATE_SAVED; /* a failed restore keeps the saved state */
   g_signal_handlers_disconnect_by_data (qemu, self);
   g_clear_object (&self->qemu);
+  marina_machine_metrics_set_qemu (self->metrics, NULL);
   g_clear_pointer (&self->expected_exit_reason, g_free);
   self->guest_shut_down = FALSE;
   self->saved_ok = FALSE;
   remove_runtime_files (self);
+  marina_cgroups_remove (marina_manager_get_cgroups (self->manager), self->config->id);
   sync_process_properties (self, "", 0);
   sync_saved_state (self);
   set_state (self, next, reason);
@@ -457,12 +580,16 @@ on_qmp_event (MarinaQmp *qmp, const char *name, JsonObject *data, gint64 timesta
   else if (g_str_equal (name, "RESET") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
     {
       log_event (self, "info", "state", "the guest reset itself");
+      marina_machine_run_script (self, "guest-reset", "guest-reset");
       marina_dbus_machine_set_state_reason (MARINA_DBUS_MACHINE (self), "guest-reset");
       marina_dbus_machine_emit_state_changed (MARINA_DBUS_MACHINE (self), state_names[self->state],
                                               state_names[self->state], "guest-reset");
     }
   else if (g_str_equal (name, "GUEST_PANICKED"))
-    log_event (self, "error", "qemu", "the guest operating system panicked");
+    {
+      log_event (self, "error", "qemu", "the guest operating system panicked");
+      marina_machine_run_script (self, "guest-panic", "guest-panic");
+    }
   else if (g_str_equal (name, "STOP") && self->state == STATE_RUNNING && self->job == NULL &&
            self->calls_in_flight == 0)
     set_state (self, STATE_PAUSED, "qemu-stopped");
@@ -473,6 +600,7 @@ watch_qemu (MarinaMachine *self, MarinaQemu *qemu)
 {
   self->qemu = qemu;
   g_signal_connect (qemu, "exited", G_CALLBACK (on_qemu_exited), self);
+  marina_machine_metrics_set_qemu (self->metrics, qemu);
 }
 
 static void
@@ -518,6 +646,162 @@ request_exit (MarinaMachine *self, const char *reason)
     self->kill_timeout_id = g_timeout_add (TURN_OFF_GRACE_MS, on_kill_timeout, self);
 }
 
+/* ---- CPU allocation ---------------------------------------------------------- */
+
+static gboolean
+apply_cpu_allocation (MarinaMachine *self, GError **error)
+{
+  return marina_cgroups_set_cpu (marina_manager_get_cgroups (self->manager), self->config->id,
+                                 self->config->cpu_weight, self->config->cpu_maximum,
+                                 self->config->vcpus, error);
+}
+
+static void
+place_in_cgroup (MarinaMachine *self)
+{
+  MarinaCgroups *cgroups = marina_manager_get_cgroups (self->manager);
+  g_autoptr(GError) error = NULL;
+
+  /* A machine without its cgroup still runs; it just shares the CPU evenly. */
+  if (!marina_cgroups_place (cgroups, self->config->id, marina_qemu_get_pid (self->qemu), &error) ||
+      !apply_cpu_allocation (self, &error))
+    log_event (self, "warning", "resources", error->message);
+}
+
+static gboolean
+check_cpu_change (MarinaMachine *self, const MarinaMachineConfig *config, GError **error)
+{
+  if (!marina_machine_is_active (self) || config->cpu_reserve <= self->config->cpu_reserve)
+    return TRUE;
+  return marina_manager_check_cpu_reserve (self->manager, config->id, config->vcpus,
+                                           config->cpu_reserve, error);
+}
+
+static gboolean
+cpu_allocation_differs (const MarinaMachineConfig *a, const MarinaMachineConfig *b)
+{
+  return a->cpu_weight != b->cpu_weight || a->cpu_maximum != b->cpu_maximum ||
+         a->cpu_reserve != b->cpu_reserve;
+}
+
+/* After a configuration change: a running machine gets the new allocation at once. */
+static void
+reapply_cpu_allocation (MarinaMachine *self, gboolean changed)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (changed && self->qemu && !apply_cpu_allocation (self, &error))
+    log_event (self, "warning", "resources", error->message);
+}
+
+/* ---- configuration changes ----------------------------------------------------- */
+
+/* Stores a new configuration and makes it current; nothing changes unless it
+ * is stored. Takes config. */
+static gboolean
+replace_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error)
+{
+  MarinaMachineConfig *old = self->config;
+  gboolean cpu_changed = cpu_allocation_differs (old, config);
+
+  self->config = config;
+  if (!marina_machine_save_config (self, error))
+    {
+      marina_machine_config_free (self->config);
+      self->config = old;
+      return FALSE;
+    }
+  marina_machine_config_free (old);
+  sync_config_properties (self);
+  reapply_cpu_allocation (self, cpu_changed);
+  return TRUE;
+}
+
+static gboolean
+handle_set_cpu_allocation (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                           guint weight, guint maximum, guint reserve)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  GError *error = NULL;
+  g_autofree char *message = NULL;
+
+  config->cpu_weight = weight;
+  config->cpu_maximum = maximum;
+  config->cpu_reserve = reserve;
+  if (!marina_validate_cpu_allocation (weight, maximum, reserve, &error) ||
+      !check_cpu_change (self, config, &error) ||
+      !replace_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  message = g_strdup_printf ("CPU allocation set to weight %u, maximum %u%%, reserve %u%%",
+                             weight, maximum, reserve);
+  log_event (self, "info", "config", message);
+  marina_machine_run_script (self, "config-changed", "user");
+  marina_dbus_machine_complete_set_cpu_allocation (iface, invocation);
+  return TRUE;
+}
+
+/* ---- event scripts ----------------------------------------------------------- */
+
+static gboolean
+change_script (MarinaMachine *self, const char *event, const char *path, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+
+  if (!marina_validate_script_event (marina_machine_script_events, event, error) ||
+      (path && !marina_script_check (path, error)))
+    return FALSE;
+  if (path == NULL && !g_hash_table_remove (config->scripts, event))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "No script is attached to the event '%s' of machine '%s'", event,
+                        self->config->name), FALSE;
+  if (path)
+    g_hash_table_insert (config->scripts, g_strdup (event), g_strdup (path));
+  return replace_config (self, g_steal_pointer (&config), error);
+}
+
+static gboolean
+handle_attach_script (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                      const char *event, const char *path)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  g_autofree char *message = NULL;
+
+  if (!change_script (self, event, path, &error))
+    return return_error (invocation, error);
+  message = g_strdup_printf ("script %s attached to the event '%s'", path, event);
+  log_event (self, "info", "config", message);
+  marina_dbus_machine_complete_attach_script (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_remove_script (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                      const char *event)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  g_autofree char *message = NULL;
+
+  if (!change_script (self, event, NULL, &error))
+    return return_error (invocation, error);
+  message = g_strdup_printf ("script removed from the event '%s'", event);
+  log_event (self, "info", "config", message);
+  marina_dbus_machine_complete_remove_script (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_list_scripts (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+
+  marina_dbus_machine_complete_list_scripts (iface, invocation,
+                                             marina_scripts_to_variant (self->config->scripts));
+  return TRUE;
+}
+
 /* ---- start and restore ----------------------------------------------------- */
 
 static const char *
@@ -538,12 +822,14 @@ build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
   g_autofree char *serial = runtime_file (self, "serial.sock");
   g_autofree char *serial_log = machine_file (self, "serial.log");
+  g_autofree char *agent = runtime_file (self, "agent.sock");
   MarinaQemuRuntime runtime = {
     .qemu_binary = marina_manager_get_settings (self->manager)->qemu_binary,
     .accelerator = resolve_accelerator (self),
     .qmp_socket_path = qmp,
     .serial_socket_path = serial,
     .serial_log_path = serial_log,
+    .agent_socket_path = agent,
     .incoming = incoming,
   };
 
@@ -621,6 +907,7 @@ on_cont_done (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *state_file = machine_file (self, "saved.state");
       g_unlink (state_file);
       sync_saved_state (self);
+      marina_guest_additions_sync_time (self->guest); /* its clock stood still */
     }
   become_running (self, restored ? "restored" : "user", FALSE);
 }
@@ -651,6 +938,7 @@ on_incoming_done (MarinaMachine *self)
       g_unlink (state_file);
       touch_machine_file (self, "saved.paused", FALSE);
       sync_saved_state (self);
+      marina_guest_additions_sync_time (self->guest); /* once it runs again */
       become_running (self, "restored", TRUE);
     }
   else
@@ -819,10 +1107,13 @@ begin_start (MarinaMachine *self, GError **error)
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
 
   if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED) ||
-      !marina_manager_check_memory (self->manager, self->config->id, error))
+      !marina_manager_check_memory (self->manager, self->config->id, error) ||
+      !marina_manager_check_cpu_reserve (self->manager, self->config->id, self->config->vcpus,
+                                         self->config->cpu_reserve, error))
     return NULL;
   if (!spawn_qemu (self, restore, error))
     return NULL;
+  place_in_cgroup (self);
   begin_job (self, restore ? "restore" : "start", FALSE);
   set_state (self, restore ? STATE_RESTORING : STATE_STARTING, "user");
   sync_process_properties (self, "", 0);
@@ -1115,6 +1406,41 @@ parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, 
   return TRUE;
 }
 
+static void
+press_power_button (MarinaMachine *self, const char *why)
+{
+  g_autofree char *message = g_strdup_printf ("%s; shutting down through ACPI (power button)",
+                                              why);
+
+  log_event (self, "info", "state", message);
+  qmp_call (self, "system_powerdown", NULL, -1, on_powerdown_sent, g_object_ref (self));
+}
+
+static void
+on_agent_shutdown (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *why = NULL;
+
+  if (marina_guest_additions_shutdown_finish (MARINA_GUEST_ADDITIONS (source), result, &error))
+    return log_event (self, "info", "state", "shutting down through the guest agent");
+  if (self->state != STATE_STOPPING)
+    return; /* turned off or timed out meanwhile */
+  why = g_strdup_printf ("the guest agent could not shut the guest down (%s)", error->message);
+  press_power_button (self, why);
+}
+
+/* The agent shuts down guests that ignore the power button (no acpid, a
+ * screen saver's prompt); ACPI remains for guests without one. */
+static void
+request_powerdown (MarinaMachine *self)
+{
+  if (self->guest == NULL || !marina_guest_additions_get_heartbeat (self->guest))
+    return press_power_button (self, "no guest agent answers");
+  marina_guest_additions_shutdown_async (self->guest, on_agent_shutdown, g_object_ref (self));
+}
+
 static MarinaJob *
 begin_shutdown (MarinaMachine *self, guint timeout, GError **error)
 {
@@ -1126,7 +1452,7 @@ begin_shutdown (MarinaMachine *self, guint timeout, GError **error)
   self->expected_exit_reason = g_strdup ("shutdown");
   set_state (self, STATE_STOPPING, "user");
   self->shutdown_timeout_id = g_timeout_add_seconds (timeout, on_shutdown_timeout, self);
-  qmp_call (self, "system_powerdown", NULL, -1, on_powerdown_sent, g_object_ref (self));
+  request_powerdown (self);
   return self->job;
 }
 
@@ -1258,22 +1584,13 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   MarinaMachine *self = MARINA_MACHINE (iface);
   GError *error = NULL;
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
-  MarinaMachineConfig *old;
 
   if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
-      !check_config_change (self, config, &error))
+      !check_config_change (self, config, &error) || !check_cpu_change (self, config, &error) ||
+      !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);
-  old = self->config;
-  self->config = g_steal_pointer (&config);
-  if (!marina_machine_save_config (self, &error))
-    {
-      marina_machine_config_free (self->config);
-      self->config = old; /* nothing changes unless it is stored */
-      return return_error (invocation, error);
-    }
-  marina_machine_config_free (old);
-  sync_config_properties (self);
   log_event (self, "info", "config", "configuration changed");
+  marina_machine_run_script (self, "config-changed", "user");
   marina_dbus_machine_complete_set_config (iface, invocation);
   return TRUE;
 }
@@ -1615,6 +1932,26 @@ marina_machine_get_config (MarinaMachine *self)
   return self->config;
 }
 
+MarinaMachineMetrics *
+marina_machine_get_metrics (MarinaMachine *self)
+{
+  return self->metrics;
+}
+
+static gboolean
+handle_get_history (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    GVariant *options)
+{
+  GError *error = NULL;
+  GVariant *samples = marina_machine_metrics_get_history (MARINA_MACHINE (iface)->metrics,
+                                                          options, &error);
+
+  if (samples == NULL)
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_get_history (iface, invocation, samples);
+  return TRUE;
+}
+
 static void
 marina_machine_iface_init (MarinaDBusMachineIface *iface)
 {
@@ -1633,6 +1970,11 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_open_console = handle_open_console;
   iface->handle_open_serial = handle_open_serial;
   iface->handle_screenshot = handle_screenshot;
+  iface->handle_get_history = handle_get_history;
+  iface->handle_set_cpu_allocation = handle_set_cpu_allocation;
+  iface->handle_attach_script = handle_attach_script;
+  iface->handle_remove_script = handle_remove_script;
+  iface->handle_list_scripts = handle_list_scripts;
 }
 
 static void
@@ -1646,6 +1988,8 @@ marina_machine_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->qemu, self);
   g_clear_object (&self->qemu);
   g_clear_object (&self->job);
+  g_clear_object (&self->metrics);
+  drop_guest_additions (self);
   G_OBJECT_CLASS (marina_machine_parent_class)->dispose (object);
 }
 
@@ -1701,6 +2045,7 @@ marina_machine_new (MarinaManager       *manager,
   marina_dbus_machine_set_state (MARINA_DBUS_MACHINE (self), state_names[self->state]);
   marina_dbus_machine_set_state_reason (MARINA_DBUS_MACHINE (self), "loaded");
   marina_dbus_machine_set_serial_log_path (MARINA_DBUS_MACHINE (self), serial_log);
+  self->metrics = marina_machine_metrics_new (MARINA_DBUS_MACHINE (self));
   sync_config_properties (self);
   sync_saved_state (self);
   sync_process_properties (self, "", 0);

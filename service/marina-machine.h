@@ -3,6 +3,7 @@
 
 #include "marina-dbus-generated.h"
 #include "marina-machine-config.h"
+#include "marina-machine-metrics.h"
 #include "marina-manager.h"
 
 G_BEGIN_DECLS
@@ -28,5 +29,9 @@ void                       marina_machine_stop_for_host   (MarinaMachine      *s
                                                            GAsyncReadyCallback callback,
                                                            gpointer            user_data);
 gboolean                   marina_machine_is_active       (MarinaMachine *self);
+void                       marina_machine_run_script      (MarinaMachine *self,
+                                                           const char    *event,
+                                                           const char    *reason);
+MarinaMachineMetrics      *marina_machine_get_metrics     (MarinaMachine *self);
 
 G_END_DECLS

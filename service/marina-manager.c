@@ -10,6 +10,7 @@
 #include "marina-event-log.h"
 #include "marina-machine.h"
 #include "marina-manager.h"
+#include "marina-scripts.h"
 
 /* The root object: owns the machines, the jobs and the event log, and
  * exports them all through one ObjectManager at /org/marinavm/Marina1. */
@@ -23,6 +24,9 @@ struct _MarinaManager {
   GDBusObjectManagerServer *object_manager;
   MarinaSettings *settings;
   MarinaEventLog *event_log;
+  MarinaMetrics *metrics;
+  MarinaCgroups *cgroups;
+  GHashTable *scripts;  /* host event → script path */
   GHashTable *machines; /* id → MarinaMachine */
   guint next_job_id;
 };
@@ -40,6 +44,9 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->runtime_dir);
   g_free (settings->qemu_binary);
   g_free (settings->accelerator);
+  g_free (settings->cgroup_fs);
+  g_free (settings->cgroup_name);
+  g_free (settings->metrics_socket);
   g_free (settings);
 }
 
@@ -49,6 +56,12 @@ const MarinaSettings *
 marina_manager_get_settings (MarinaManager *self)
 {
   return self->settings;
+}
+
+MarinaMetrics *
+marina_manager_get_metrics (MarinaManager *self)
+{
+  return self->metrics;
 }
 
 guint64
@@ -163,6 +176,41 @@ marina_manager_check_memory (MarinaManager *self, const char *id, GError **error
   return FALSE;
 }
 
+/* Reserves are admission-controlled: all running machines' reserves together
+ * never promise more than the host's CPUs. */
+gboolean
+marina_manager_check_cpu_reserve (MarinaManager *self, const char *id, guint vcpus, guint reserve,
+                                  GError **error)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint64 capacity = 100 * (guint64) g_get_num_processors ();
+  guint64 reserved = 0;
+  guint64 wanted = (guint64) reserve * vcpus;
+
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (value);
+      if (marina_machine_is_active (value) && g_strcmp0 (config->id, id) != 0)
+        reserved += (guint64) config->cpu_reserve * config->vcpus;
+    }
+  if (reserved + wanted <= capacity)
+    return TRUE;
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
+               "A CPU reserve of %u%% for each of %u virtual processors (%" G_GUINT64_FORMAT
+               "%% of a CPU) does not fit: running machines reserve %" G_GUINT64_FORMAT
+               "%% of the host's %" G_GUINT64_FORMAT "%% (%u CPUs)",
+               reserve, vcpus, wanted, reserved, capacity, g_get_num_processors ());
+  return FALSE;
+}
+
+MarinaCgroups *
+marina_manager_get_cgroups (MarinaManager *self)
+{
+  return self->cgroups;
+}
+
 void
 marina_manager_forget_machine (MarinaManager *self, const char *id)
 {
@@ -205,6 +253,7 @@ add_machine (MarinaManager *self, MarinaMachineConfig *config, const char *confi
   marina_dbus_object_skeleton_set_machine (object, MARINA_DBUS_MACHINE (machine));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_insert (self->machines, g_steal_pointer (&id), machine);
+  marina_metrics_add_machine (self->metrics, marina_machine_get_metrics (machine));
   return machine;
 }
 
@@ -463,9 +512,157 @@ handle_stop_machines (MarinaDBusManager *iface, GDBusMethodInvocation *invocatio
   return TRUE;
 }
 
+static gboolean
+handle_watch_metrics (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  marina_metrics_watch (MARINA_MANAGER (iface)->metrics,
+                        g_dbus_method_invocation_get_connection (invocation),
+                        g_dbus_method_invocation_get_sender (invocation));
+  marina_dbus_manager_complete_watch_metrics (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_unwatch_metrics (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  GError *error = NULL;
+
+  if (!marina_metrics_unwatch (MARINA_MANAGER (iface)->metrics,
+                               g_dbus_method_invocation_get_sender (invocation), &error))
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_unwatch_metrics (iface, invocation);
+  return TRUE;
+}
+
+/* ---- host event scripts ----------------------------------------------------------- */
+
+static char *
+host_scripts_path (MarinaManager *self)
+{
+  return g_build_filename (self->settings->state_dir, "host-scripts.conf", NULL);
+}
+
+static void
+load_host_scripts (MarinaManager *self)
+{
+  g_autofree char *path = host_scripts_path (self);
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_auto(GStrv) events = NULL;
+
+  if (!g_key_file_load_from_file (keyfile, path, G_KEY_FILE_NONE, NULL))
+    return;
+  events = g_key_file_get_keys (keyfile, "scripts", NULL, NULL);
+  for (guint i = 0; events && events[i]; i++)
+    if (g_strv_contains (marina_host_script_events, events[i]))
+      g_hash_table_insert (self->scripts, g_strdup (events[i]),
+                           g_key_file_get_string (keyfile, "scripts", events[i], NULL));
+}
+
+static gboolean
+store_host_scripts (MarinaManager *self, GHashTable *scripts, GError **error)
+{
+  g_autofree char *path = host_scripts_path (self);
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autofree char *text = NULL;
+  GHashTableIter iter;
+  gpointer event, script;
+
+  g_hash_table_iter_init (&iter, scripts);
+  while (g_hash_table_iter_next (&iter, &event, &script))
+    g_key_file_set_string (keyfile, "scripts", event, script);
+  text = g_key_file_to_data (keyfile, NULL, NULL);
+  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0640, error))
+    return FALSE;
+  g_hash_table_unref (self->scripts);
+  self->scripts = g_hash_table_ref (scripts);
+  return TRUE;
+}
+
+static gboolean
+change_host_script (MarinaManager *self, const char *event, const char *path, GError **error)
+{
+  g_autoptr(GHashTable) scripts = marina_scripts_copy (self->scripts);
+
+  if (!marina_validate_script_event (marina_host_script_events, event, error) ||
+      (path && !marina_script_check (path, error)))
+    return FALSE;
+  if (path == NULL && !g_hash_table_remove (scripts, event))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "No script is attached to the service event '%s'", event), FALSE;
+  if (path)
+    g_hash_table_insert (scripts, g_strdup (event), g_strdup (path));
+  return store_host_scripts (self, scripts, error);
+}
+
+static gboolean
+handle_attach_script (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                      const char *event, const char *path)
+{
+  GError *error = NULL;
+
+  if (!change_host_script (MARINA_MANAGER (iface), event, path, &error))
+    return return_error (invocation, error);
+  marina_manager_log (MARINA_MANAGER (iface), "info", MARINA_MANAGER_PATH, "config",
+                      "Script %s attached to the service event '%s'", path, event);
+  marina_dbus_manager_complete_attach_script (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_remove_script (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                      const char *event)
+{
+  GError *error = NULL;
+
+  if (!change_host_script (MARINA_MANAGER (iface), event, NULL, &error))
+    return return_error (invocation, error);
+  marina_manager_log (MARINA_MANAGER (iface), "info", MARINA_MANAGER_PATH, "config",
+                      "Script removed from the service event '%s'", event);
+  marina_dbus_manager_complete_remove_script (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
+handle_list_scripts (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  marina_dbus_manager_complete_list_scripts (iface, invocation,
+                                             marina_scripts_to_variant (MARINA_MANAGER (iface)->scripts));
+  return TRUE;
+}
+
+static void
+report_host_script (gpointer user_data, const char *severity, const char *message)
+{
+  GTask *task = user_data;
+  MarinaManager *self = g_task_get_source_object (task);
+
+  marina_manager_log (self, severity, MARINA_MANAGER_PATH, "script", "%s", message);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Completes once the script (if any) has ended and been reported. */
+void
+marina_manager_run_host_script (MarinaManager *self, const char *event,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  const char *path = g_hash_table_lookup (self->scripts, event);
+  g_autofree char *event_variable = g_strdup_printf ("MARINA_EVENT=%s", event);
+  g_autofree char *count = g_strdup_printf ("MARINA_MACHINES=%u", g_hash_table_size (self->machines));
+  const char *const environment[] = { event_variable, count, NULL };
+
+  if (path == NULL)
+    return g_task_return_boolean (task, TRUE);
+  marina_script_run (path, event, environment, self->settings->script_timeout,
+                     report_host_script, G_OBJECT (task));
+}
+
 static void
 marina_manager_iface_init (MarinaDBusManagerIface *iface)
 {
+  iface->handle_attach_script = handle_attach_script;
+  iface->handle_remove_script = handle_remove_script;
+  iface->handle_list_scripts = handle_list_scripts;
   iface->handle_create_machine = handle_create_machine;
   iface->handle_define_machine = handle_define_machine;
   iface->handle_register_machine = handle_register_machine;
@@ -473,6 +670,8 @@ marina_manager_iface_init (MarinaDBusManagerIface *iface)
   iface->handle_find_machine = handle_find_machine;
   iface->handle_get_events = handle_get_events;
   iface->handle_stop_machines = handle_stop_machines;
+  iface->handle_watch_metrics = handle_watch_metrics;
+  iface->handle_unwatch_metrics = handle_unwatch_metrics;
 }
 
 /* ---- loading at start ------------------------------------------------------------ */
@@ -561,8 +760,10 @@ on_machine_reattached (GObject *source, GAsyncResult *result, gpointer user_data
   if (--load->pending > 0)
     return;
   marina_manager_log (self, "info", MARINA_MANAGER_PATH, "service",
-                      "marinad %s started with %u machines", PACKAGE_VERSION,
-                      g_hash_table_size (self->machines));
+                      "marinad %s started with %u machines; CPU allocation through %s",
+                      PACKAGE_VERSION, g_hash_table_size (self->machines),
+                      marina_cgroups_describe (self->cgroups));
+  marina_manager_run_host_script (self, "service-started", NULL, NULL);
   g_task_return_boolean (load->task, TRUE);
   g_object_unref (load->task);
   g_free (load);
@@ -596,6 +797,17 @@ on_event_logged (MarinaEventLog *log, gint64 time, const char *severity, const c
                                          category, message);
 }
 
+/* A metrics socket that cannot be opened costs the exporter, not the service. */
+static void
+serve_metrics (MarinaManager *self)
+{
+  g_autoptr(GError) error = NULL;
+  const char *path = self->settings->metrics_socket;
+
+  if (path && *path && !marina_metrics_listen (self->metrics, path, &error))
+    marina_manager_log (self, "error", MARINA_MANAGER_PATH, "service", "%s", error->message);
+}
+
 static void
 set_host_properties (MarinaManager *self)
 {
@@ -613,8 +825,11 @@ marina_manager_finalize (GObject *object)
 {
   MarinaManager *self = MARINA_MANAGER (object);
 
+  g_clear_object (&self->metrics);
   g_hash_table_unref (self->machines);
   g_clear_object (&self->event_log);
+  g_clear_object (&self->cgroups);
+  g_clear_pointer (&self->scripts, g_hash_table_unref);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->connection);
   g_clear_pointer (&self->settings, marina_settings_free);
@@ -645,7 +860,12 @@ marina_manager_new (GDBusConnection *connection, MarinaSettings *settings)
   g_mkdir_with_parents (settings->state_dir, 0750);
   self->event_log = marina_event_log_new (log_path, settings->event_log_max);
   g_signal_connect_object (self->event_log, "logged", G_CALLBACK (on_event_logged), self, 0);
+  self->cgroups = marina_cgroups_new (settings->cgroup_fs, settings->cgroup_name);
+  self->scripts = marina_scripts_new ();
+  load_host_scripts (self);
   set_host_properties (self);
+  self->metrics = marina_metrics_new (MARINA_DBUS_MANAGER (self));
+  serve_metrics (self);
   self->object_manager = g_dbus_object_manager_server_new (MARINA_OBJECT_ROOT);
   marina_dbus_object_skeleton_set_manager (object, MARINA_DBUS_MANAGER (self));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));

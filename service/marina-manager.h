@@ -2,7 +2,9 @@
 #pragma once
 
 #include "marina-dbus-generated.h"
+#include "marina-cgroups.h"
 #include "marina-job.h"
+#include "marina-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -16,6 +18,10 @@ typedef struct {
   guint event_log_max;      /* events kept */
   guint64 memory_reserve_mib;  /* host memory never given to machines */
   guint64 qemu_overhead_mib;   /* counted per running machine on top of its memory */
+  char *metrics_socket;        /* Prometheus text served here; NULL: not at all */
+  char *cgroup_fs;             /* where cgroup hierarchies are mounted */
+  char *cgroup_name;           /* Marina's group below the cpu hierarchy */
+  guint script_timeout;        /* seconds an event script may run */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -33,6 +39,7 @@ void                  marina_manager_load_async           (MarinaManager      *s
                                                            GAsyncReadyCallback callback,
                                                            gpointer            user_data);
 const MarinaSettings *marina_manager_get_settings         (MarinaManager *self);
+MarinaMetrics        *marina_manager_get_metrics          (MarinaManager *self);
 guint64               marina_manager_get_host_memory_mib  (MarinaManager *self);
 void                  marina_manager_log                  (MarinaManager *self,
                                                            const char    *severity,
@@ -45,6 +52,16 @@ const char           *marina_manager_add_job              (MarinaManager *self,
 gboolean              marina_manager_check_memory         (MarinaManager *self,
                                                            const char    *id,
                                                            GError       **error);
+gboolean              marina_manager_check_cpu_reserve    (MarinaManager *self,
+                                                           const char    *id,
+                                                           guint          vcpus,
+                                                           guint          reserve,
+                                                           GError       **error);
+MarinaCgroups        *marina_manager_get_cgroups          (MarinaManager *self);
+void                  marina_manager_run_host_script      (MarinaManager      *self,
+                                                           const char         *event,
+                                                           GAsyncReadyCallback callback,
+                                                           gpointer            user_data);
 gboolean              marina_manager_check_name_free      (MarinaManager *self,
                                                            const char    *name,
                                                            const char    *except_id,

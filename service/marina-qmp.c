@@ -16,6 +16,9 @@
  * or hostile, and buffering more would let it eat marinad's memory. */
 #define MAX_LINE_LENGTH (16 * 1024 * 1024)
 #define READ_CHUNK_SIZE (64 * 1024)
+/* The guest agent resets its parser on this byte and puts it before its
+ * answer to guest-sync-delimited; it is never part of valid UTF-8 JSON. */
+#define AGENT_SENTINEL '\xff'
 
 /* One command, from execute until its reply: queued, being written, or sent. */
 typedef struct {
@@ -47,6 +50,10 @@ struct _MarinaQmp {
   GSource *handshake_cancel_source;
   JsonObject *greeting;
   gboolean closed;
+  /* The guest agent's dialect of the protocol: no greeting, no events, and a
+   * channel that may hold stale or torn data from an earlier agent or client,
+   * which is dropped instead of closing the connection. */
+  gboolean agent;
 };
 
 enum { SIGNAL_EVENT, SIGNAL_CLOSED, N_SIGNALS };
@@ -354,7 +361,7 @@ find_pending (MarinaQmp *self, JsonObject *reply)
   gint64 id;
 
   if (!json_object_has_member (reply, "id"))
-    return oldest && oldest->sent ? oldest : NULL;
+    return oldest && oldest->sent && !self->agent ? oldest : NULL;
   if (!get_int (reply, "id", &id))
     return NULL;
   for (GList *l = self->pending.head; l; l = l->next)
@@ -368,6 +375,12 @@ handle_reply (MarinaQmp *self, JsonObject *reply)
 {
   Pending *p = find_pending (self, reply);
 
+  if (p == NULL && self->agent)
+    {
+      /* For an agent: a timed-out command, or one sent before a resync. */
+      g_debug ("Dropping a guest agent reply that nobody waits for");
+      return;
+    }
   if (p == NULL)
     {
       g_warning ("Ignoring a QMP reply to a command that Marina did not send");
@@ -442,7 +455,12 @@ handle_greeting (MarinaQmp *self, JsonObject *message)
 static void
 handle_message (MarinaQmp *self, JsonObject *message)
 {
-  if (json_object_has_member (message, "QMP"))
+  if (self->agent && (json_object_has_member (message, "return") ||
+                      json_object_has_member (message, "error")))
+    handle_reply (self, message);
+  else if (self->agent)
+    g_debug ("Dropping a guest agent message that is not a reply");
+  else if (json_object_has_member (message, "QMP"))
     handle_greeting (self, message);
   else if (self->greeting == NULL)
     protocol_error (self, "a message before its QMP greeting");
@@ -465,6 +483,31 @@ is_blank (const char *line, gsize length)
   return TRUE;
 }
 
+/* What stands before the agent's sentinel is left over from earlier. */
+static void
+skip_to_sentinel (const char **line, gsize *length)
+{
+  for (gsize i = *length; i > 0; i--)
+    if ((*line)[i - 1] == AGENT_SENTINEL)
+      {
+        *line += i;
+        *length -= i;
+        return;
+      }
+}
+
+/* QEMU never sends such a line; the agent's channel may hold torn data. */
+static void
+reject_line (MarinaQmp *self, const char *what, const char *detail)
+{
+  if (self->agent)
+    g_debug ("Dropping %s from the guest agent", what);
+  else if (detail)
+    protocol_error (self, "%s (%s)", what, detail);
+  else
+    protocol_error (self, "%s", what);
+}
+
 static void
 handle_line (MarinaQmp *self, const char *line, gsize length)
 {
@@ -472,16 +515,18 @@ handle_line (MarinaQmp *self, const char *line, gsize length)
   g_autoptr(GError) error = NULL;
   JsonNode *root;
 
+  if (self->agent)
+    skip_to_sentinel (&line, &length);
   if (is_blank (line, length))
     return;
   if (!json_parser_load_from_data (parser, line, length, &error))
     {
-      protocol_error (self, "a line that is not JSON (%s)", error->message);
+      reject_line (self, "a line that is not JSON", error->message);
       return;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    protocol_error (self, "JSON that is not an object");
+    reject_line (self, "JSON that is not an object", NULL);
   else
     handle_message (self, json_node_get_object (root));
 }
@@ -562,7 +607,7 @@ read_more (MarinaQmp *self)
 /* ---- executing ---- */
 
 static GBytes *
-serialize_command (const char *command, JsonObject *arguments, gint64 id)
+serialize_command (const char *command, JsonObject *arguments, gint64 id, gboolean sentinel)
 {
   g_autoptr(JsonObject) message = json_object_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
@@ -577,7 +622,7 @@ serialize_command (const char *command, JsonObject *arguments, gint64 id)
   json_node_set_object (root, message);
   json_generator_set_root (generator, root);
   text = json_generator_to_data (generator, NULL);
-  line = g_strconcat (text, "\n", NULL);
+  line = g_strconcat (sentinel ? "\xff" : "", text, "\n", NULL);
   return g_bytes_new_take (line, strlen (line));
 }
 
@@ -613,7 +658,9 @@ pending_new (MarinaQmp *self, const char *command, JsonObject *arguments, int fd
   p->qmp = self;
   p->id = self->next_id++;
   p->command = g_strdup (command);
-  p->message = serialize_command (command, arguments, p->id);
+  /* The sentinel makes the agent drop whatever half a command it holds. */
+  p->message = serialize_command (command, arguments, p->id,
+                                  self->agent && g_str_equal (command, "guest-sync-delimited"));
   if (fd >= 0 && !attach_fd (self, p, fd, error))
     return NULL;
   return g_steal_pointer (&p);
@@ -629,7 +676,9 @@ on_execute_cancelled (GCancellable *cancellable, gpointer user_data)
   g_autoptr(GTask) task = g_steal_pointer (&p->task);
 
   g_clear_pointer (&p->cancel_source, g_source_unref); /* REMOVE destroys it */
-  if (!p->sent)
+  /* The agent's replies carry our id, so a late one is dropped without the
+   * Pending; keeping it would pile up while an agent stays silent. */
+  if (!p->sent || (self->agent && p != self->writing))
     {
       g_queue_remove (&self->outgoing, p);
       g_queue_remove (&self->pending, p);
@@ -755,6 +804,22 @@ marina_qmp_new_for_connection_async (GSocketConnection  *connection,
   self->handshake = task;
   watch_handshake_cancellation (self, cancellable);
   read_more (self);
+}
+
+/* The guest agent has nothing to negotiate: the client is ready at once. */
+MarinaQmp *
+marina_qmp_new_for_agent (GSocketConnection *connection)
+{
+  MarinaQmp *self;
+
+  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
+
+  self = g_object_new (MARINA_TYPE_QMP, NULL);
+  self->agent = TRUE;
+  self->connection = g_object_ref (connection);
+  self->socket = g_socket_connection_get_socket (connection);
+  read_more (self);
+  return self;
 }
 
 MarinaQmp *

@@ -36,6 +36,14 @@ void        marina_qmp_new_for_connection_async   (GSocketConnection   *connecti
 MarinaQmp  *marina_qmp_new_for_connection_finish  (GAsyncResult        *result,
                                                    GError             **error);
 
+/* A client of the QEMU guest agent (qemu-ga) over its virtio-serial channel:
+ * the same commands and replies, without greeting or events. Replies are
+ * matched by id only; lines before the agent's 0xFF sentinel, torn lines and
+ * replies nobody waits for are dropped, and a cancelled command is forgotten
+ * at once (the agent may never answer). guest-sync-delimited goes out behind
+ * a 0xFF byte, which resets the agent's parser. */
+MarinaQmp  *marina_qmp_new_for_agent              (GSocketConnection   *connection);
+
 /* Run a command. arguments may be NULL. An fd >= 0 travels with the command
  * (SCM_RIGHTS, for getfd and add-fd); the caller keeps its own fd. */
 void        marina_qmp_execute_async              (MarinaQmp           *self,

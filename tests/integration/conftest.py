@@ -4,8 +4,8 @@ import signal
 
 import pytest
 
-from marina_harness import (MACHINE_IFACE, Marinad, PrivateBus, build_guest, copy_image,
-                            make_temp_dir, pid_alive, remove_dir)
+from marina_harness import (Marinad, PrivateBus, build_guest, copy_image, make_temp_dir,
+                            pid_alive, remove_cgroups, remove_dir)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +44,7 @@ def marinad(bus, workdir):
     yield service
     service.stop()
     _kill_machines(service)
+    remove_cgroups(service.cgroup_name)
     # Shown by pytest only when the test failed.
     print("---- marinad's log ----\n" + service.log())
 

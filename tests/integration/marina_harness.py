@@ -72,8 +72,11 @@ class Marinad:
         self.state_dir = os.path.join(directory, "state")
         self.config = os.path.join(directory, "marina.conf")
         self.log_path = os.path.join(directory, "marinad.log")
+        # A cpu cgroup of its own, so that parallel runs never share one.
+        self.cgroup_name = "marina-test-" + os.path.basename(directory)
         with open(self.config, "w") as conf:
-            conf.write(f"[qemu]\naccelerator={accelerator}\n{extra_conf}\n")
+            conf.write(f"[qemu]\naccelerator={accelerator}\n"
+                       f"[host]\ncgroup-name={self.cgroup_name}\n{extra_conf}\n")
         self.process = None
         self.connection = bus.connect()
 
@@ -156,7 +159,8 @@ class Marinad:
 
 def variant_options(options):
     """Python values to a{sv}: keys use dashes; ints are t unless listed as u."""
-    uint32_keys = {"vcpus", "autostart-delay", "timeout", "limit"}
+    uint32_keys = {"vcpus", "autostart-delay", "timeout", "limit", "cpu-weight", "cpu-maximum",
+                   "cpu-reserve"}
     result = {}
     for key, value in options.items():
         key = key.replace("_", "-")
@@ -258,6 +262,51 @@ def pid_alive(pid):
         return True
     except ProcessLookupError:
         return False
+
+
+def cgroup_dirs(pid):
+    """The cgroup directories of a process: (cpu hierarchy dir, version)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.strip().split(":", 2) for line in f]
+    for _, controllers, path in lines:
+        if "cpu" in controllers.split(","):
+            for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+                if os.path.exists(mount + path):
+                    return mount + path, 1
+    for number, controllers, path in lines:
+        if number == "0":
+            for mount in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+                if os.path.exists(os.path.join(mount + path, "cpu.weight")):
+                    return mount + path, 2
+    return None, 0
+
+
+def remove_cgroups(name, timeout=10):
+    """Removes a test's cpu cgroup tree, once the QEMUs killed last have left it."""
+    deadline = time.monotonic() + timeout
+    while _remove_cgroups_once(name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _remove_cgroups_once(name):
+    """Returns whether something is left."""
+    left = False
+    for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup",
+                  "/sys/fs/cgroup/unified"):
+        top = os.path.join(mount, name)
+        if os.path.isdir(top):
+            for entry in os.listdir(top):
+                child = os.path.join(top, entry)
+                if os.path.isdir(child):
+                    try:
+                        os.rmdir(child)
+                    except OSError:
+                        left = True
+            try:
+                os.rmdir(top)
+            except OSError:
+                left = True
+    return left
 
 
 def make_temp_dir():

@@ -147,6 +147,7 @@ def test_guest_poweroff_reported(marinad, running_machine):
     wait_for_guest_shell(marinad, path)
     changes = SignalRecorder(marinad.connection, MACHINE_IFACE, "StateChanged", path)
     sock = open_serial(marinad, path)
+    assert serial_roundtrip(sock, "echo shell-$((2+3))", "shell-5")
     sock.sendall(b"poweroff -f\n")
     marinad.wait_state(path, "off", 30)
     changes.wait_for(lambda i: i[1] == ("running", "off", "guest-shutdown"), 5,
@@ -158,6 +159,7 @@ def test_guest_reset_reported(marinad, running_machine):
     wait_for_guest_shell(marinad, path)
     changes = SignalRecorder(marinad.connection, MACHINE_IFACE, "StateChanged", path)
     sock = open_serial(marinad, path)
+    assert serial_roundtrip(sock, "echo shell-$((2+3))", "shell-5")
     sock.sendall(b"reboot -f\n")
     changes.wait_for(lambda i: i[1][2] == "guest-reset", 30, "a guest-reset report")
     assert marinad.state(path) == "running"

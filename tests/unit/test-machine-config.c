@@ -443,6 +443,7 @@ test_xml_format (void)
     "    <device>cdrom</device>\n"
     "  </boot-order>\n"
     "  <host-actions autostart=\"never\" autostart-delay=\"0\" stop-action=\"save\"/>\n"
+    "  <cpu weight=\"100\" maximum=\"100\" reserve=\"0\"/>\n"
     "</machine>\n", NULL);
   g_assert_cmpstr (xml, ==, expected);
 }

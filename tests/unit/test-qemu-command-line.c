@@ -25,6 +25,7 @@ typedef struct {
   char *qmp_path;
   char *serial_path;
   char *serial_log;
+  char *agent_path;
   MarinaQemuRuntime runtime;
 } Fixture;
 
@@ -79,11 +80,13 @@ fixture_set_up (Fixture *fixture, gconstpointer data)
   fixture->qmp_path = g_build_filename (fixture->dir, "qmp.sock", NULL);
   fixture->serial_path = g_build_filename (fixture->dir, "serial.sock", NULL);
   fixture->serial_log = g_build_filename (fixture->dir, "serial,log", NULL);
+  fixture->agent_path = g_build_filename (fixture->dir, "agent.sock", NULL);
   fixture->runtime.qemu_binary = QEMU_BINARY;
   fixture->runtime.accelerator = "tcg";
   fixture->runtime.qmp_socket_path = fixture->qmp_path;
   fixture->runtime.serial_socket_path = fixture->serial_path;
   fixture->runtime.serial_log_path = fixture->serial_log;
+  fixture->runtime.agent_socket_path = fixture->agent_path;
 }
 
 static void
@@ -105,6 +108,7 @@ fixture_tear_down (Fixture *fixture, gconstpointer data)
   g_free (fixture->qmp_path);
   g_free (fixture->serial_path);
   g_free (fixture->serial_log);
+  g_free (fixture->agent_path);
 }
 
 static MarinaMachineConfig *
@@ -185,6 +189,18 @@ test_uuid (void)
 /* ---- command lines ---- */
 
 static void
+assert_guest_agent (char **argv, Fixture *fixture)
+{
+  g_autofree char *agent = g_strdup_printf ("socket,id=agent,path=%s,server=on,wait=off",
+                                            fixture->agent_path);
+
+  assert_option (argv, "-device", "virtio-serial-pci,id=agent-serial");
+  assert_option (argv, "-chardev", agent);
+  assert_option (argv, "-device", "virtserialport,bus=agent-serial.0,chardev=agent,"
+                                  "name=org.qemu.guest_agent.0,id=agent0");
+}
+
+static void
 assert_common (char **argv, Fixture *fixture)
 {
   g_autofree char *qmp = g_strdup_printf ("socket,id=qmp,path=%s,server=on,wait=off",
@@ -203,6 +219,7 @@ assert_common (char **argv, Fixture *fixture)
   assert_option (argv, "-mon", "chardev=qmp,mode=control");
   assert_option (argv, "-chardev", serial);
   assert_option (argv, "-device", "isa-serial,chardev=serial0,id=serial0");
+  assert_guest_agent (argv, fixture);
   assert_option (argv, "-display", "none");
   assert_option (argv, "-vnc", "none");
   assert_option (argv, "-device", "usb-tablet,id=tablet,bus=usb.0");
@@ -250,6 +267,7 @@ test_legacy (Fixture *fixture, gconstpointer data)
   config->boot_disk = g_strdup (fixture->qcow2_image);
   config->cdrom = g_strdup (fixture->iso_image);
   argv = build (config, &fixture->runtime);
+  assert_guest_agent (argv, fixture); /* i440fx takes virtio-serial too */
   assert_option (argv, "-machine", "pc");
   assert_option (argv, "-smp", "2");
   assert_option (argv, "-device", "cirrus-vga,id=video0");
@@ -378,6 +396,9 @@ test_refusals (Fixture *fixture, gconstpointer data)
   runtime = fixture->runtime;
   runtime.qmp_socket_path = long_path;
   assert_build_fails (config, &runtime, MARINA_ERROR_INVALID_ARGUMENT, "Unix socket address");
+  runtime = fixture->runtime;
+  runtime.agent_socket_path = NULL;
+  assert_build_fails (config, &runtime, MARINA_ERROR_INVALID_ARGUMENT, "guest agent socket");
   runtime = fixture->runtime;
 
   config->boot_disk = g_strdup (missing);
@@ -570,6 +591,8 @@ test_real_modern (Fixture *fixture, gconstpointer data)
       "\"property\": \"type\"}}", "qemu-xhci",
     "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/disk0\", "
       "\"property\": \"type\"}}", "virtio-blk-pci",
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/agent0\", "
+      "\"property\": \"name\"}}", "org.qemu.guest_agent.0",
     NULL
   };
 
@@ -594,6 +617,8 @@ test_real_legacy (Fixture *fixture, gconstpointer data)
     "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/disk0\", "
       "\"property\": \"type\"}}", "ide-hd",
     "{\"execute\": \"qom-list\", \"arguments\": {\"path\": \"/machine/peripheral\"}}", "\"tablet\"",
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/agent-serial\", "
+      "\"property\": \"type\"}}", "virtio-serial-pci",
     NULL
   };
 

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-console"
+#include "config.h"
+
+#include "marina-console-application.h"
+#include "marina-console-session.h"
+#include "marina-console-window.h"
+
+/* marina-console NAME|ID: one machine's console, on the system bus unless
+ * told otherwise. Several consoles may run at once, one per machine, so the
+ * application is not unique. */
+
+struct _MarinaConsoleApplication {
+  AdwApplication parent_instance;
+  gboolean session_bus;
+  char *address;
+  gboolean serial;
+  gboolean fullscreen;
+  gboolean print_frames;
+  char **machines;
+  GDBusConnection *connection;
+};
+
+G_DEFINE_FINAL_TYPE (MarinaConsoleApplication, marina_console_application, ADW_TYPE_APPLICATION)
+
+static const struct { const char *action; const char *accels[2]; } accels[] = {
+  { "win.pause", { "<Control><Alt>p", NULL } },
+  { "win.resume", { "<Control><Alt>r", NULL } },
+  { "win.reset", { "<Control><Alt><Shift>r", NULL } },
+  { "win.shutdown", { "<Control><Alt><Shift>s", NULL } },
+  { "win.turn-off", { "<Control><Alt><Shift>o", NULL } },
+  { "win.fullscreen", { "<Control><Alt>Return", NULL } },
+  { "win.scaling", { "<Control><Alt>0", NULL } },
+  { "win.screenshot", { "<Control><Alt>s", NULL } },
+  { "win.send-keys::ctrl+alt+delete", { "<Control><Alt>End", NULL } },
+  { "win.close", { "<Control><Alt>w", NULL } },
+};
+
+static void
+marina_console_application_startup (GApplication *application)
+{
+  G_APPLICATION_CLASS (marina_console_application_parent_class)->startup (application);
+  for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (application), accels[i].action,
+                                           accels[i].accels);
+}
+
+static void
+show_window (MarinaConsoleApplication *self)
+{
+  g_autoptr(MarinaConsoleSession) session = marina_console_session_new (self->connection,
+                                                                        self->machines[0]);
+  MarinaConsoleWindow *window =
+    marina_console_window_new (GTK_APPLICATION (self), session,
+                               self->serial ? MARINA_CONSOLE_SERIAL : MARINA_CONSOLE_DISPLAY);
+
+  if (self->print_frames)
+    marina_console_window_print_frames (window);
+  if (self->fullscreen)
+    gtk_window_fullscreen (GTK_WINDOW (window));
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+on_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
+               MarinaConsoleApplication *self)
+{
+  g_printerr ("The bus connection was closed.\n");
+  g_application_quit (G_APPLICATION (self));
+}
+
+static void
+on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaConsoleApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->connection = g_dbus_connection_new_for_address_finish (result, &error);
+  g_application_release (G_APPLICATION (self));
+  if (self->connection == NULL)
+    {
+      g_printerr ("Cannot connect to the bus: %s\n", error->message);
+      return g_application_quit (G_APPLICATION (self));
+    }
+  g_dbus_connection_set_exit_on_close (self->connection, FALSE);
+  g_signal_connect_object (self->connection, "closed", G_CALLBACK (on_bus_closed), self, 0);
+  show_window (self);
+}
+
+static char *
+bus_address (MarinaConsoleApplication *self, GError **error)
+{
+  if (self->address)
+    return g_strdup (self->address);
+  return g_dbus_address_get_for_bus_sync (self->session_bus ? G_BUS_TYPE_SESSION
+                                                            : G_BUS_TYPE_SYSTEM, NULL, error);
+}
+
+/* A connection of our own rather than the shared one: the application's
+ * own session bus connection must not decide which bus holds marinad. */
+static void
+marina_console_application_activate (GApplication *application)
+{
+  MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (application);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = bus_address (self, &error);
+
+  if (address == NULL)
+    {
+      g_printerr ("Cannot find the bus: %s\n", error->message);
+      return g_application_quit (application);
+    }
+  g_application_hold (application);
+  g_dbus_connection_new_for_address (address,
+                                     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                     G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                     NULL, NULL, on_bus_ready, g_object_ref (self));
+}
+
+static int
+marina_console_application_handle_local_options (GApplication *application,
+                                                 GVariantDict *options)
+{
+  MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (application);
+
+  if (self->machines == NULL || g_strv_length (self->machines) != 1)
+    {
+      g_printerr ("Usage: marina-console [OPTION…] NAME|ID\n");
+      return 2;
+    }
+  if (self->address && self->session_bus)
+    {
+      g_printerr ("--session and --address exclude each other\n");
+      return 2;
+    }
+  return -1;
+}
+
+static void
+marina_console_application_finalize (GObject *object)
+{
+  MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (object);
+
+  g_clear_object (&self->connection);
+  g_free (self->address);
+  g_strfreev (self->machines);
+  G_OBJECT_CLASS (marina_console_application_parent_class)->finalize (object);
+}
+
+static void
+marina_console_application_class_init (MarinaConsoleApplicationClass *klass)
+{
+  GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = marina_console_application_finalize;
+  application_class->startup = marina_console_application_startup;
+  application_class->activate = marina_console_application_activate;
+  application_class->handle_local_options = marina_console_application_handle_local_options;
+}
+
+static void
+add_options (MarinaConsoleApplication *self)
+{
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &self->session_bus,
+      "Use the session bus (marinad --session)", NULL },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &self->address,
+      "Use the bus at ADDRESS", "ADDRESS" },
+    { "serial", 0, 0, G_OPTION_ARG_NONE, &self->serial,
+      "Show the first serial port instead of the screen", NULL },
+    { "fullscreen", 0, 0, G_OPTION_ARG_NONE, &self->fullscreen, "Start in fullscreen", NULL },
+    { "print-frames", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->print_frames,
+      "Print a line for each frame drawn (benchmarks)", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->machines, NULL, "NAME|ID" },
+    { NULL }
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), entries);
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), "NAME|ID");
+  g_application_set_option_context_summary (G_APPLICATION (self),
+                                            "Show the console of a Marina virtual machine.");
+}
+
+static void
+marina_console_application_init (MarinaConsoleApplication *self)
+{
+  add_options (self);
+}
+
+MarinaConsoleApplication *
+marina_console_application_new (void)
+{
+  return g_object_new (MARINA_TYPE_CONSOLE_APPLICATION,
+                       "application-id", "org.marinavm.Console",
+                       "flags", G_APPLICATION_NON_UNIQUE,
+                       "resource-base-path", "/org/marinavm/Console",
+                       NULL);
+}

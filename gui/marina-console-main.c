@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-console"
+#include "config.h"
+
+#include "marina-console-application.h"
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(MarinaConsoleApplication) application = marina_console_application_new ();
+
+  return g_application_run (G_APPLICATION (application), argc, argv);
+}

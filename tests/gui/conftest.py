@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import importlib.util
+import os
+
+import pytest
+
+from console_harness import CONSOLE, Console, Xvfb
+
+# The integration suite's fixtures (private bus, marinad, test guest).
+_spec = importlib.util.spec_from_file_location(
+    "integration_conftest",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration",
+                 "conftest.py"))
+_integration = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_integration)
+guest_image = _integration.guest_image
+workdir = _integration.workdir
+bus = _integration.bus
+marinad = _integration.marinad
+disk = _integration.disk
+running_machine = _integration.running_machine
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    if not os.path.exists(CONSOLE):
+        pytest.skip(f"{CONSOLE} is not built (GTK 4, libgvnc or libadwaita missing)")
+    server = Xvfb()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def console(xvfb, bus, workdir):
+    """console(machine, *args) starts marina-console; all are stopped after the test."""
+    started = []
+
+    def start(machine, *args):
+        c = Console(xvfb, bus, machine, workdir, args)
+        started.append(c)
+        return c
+    yield start
+    for c in started:
+        c.stop()
+        print(f"---- marina-console's log ----\n{c.log()}")

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Runs marina-console under Xvfb against the harness's private bus.
+
+The console is a real GTK application: the tests type into it with xdotool
+(X events through GTK, the widget and its scancode map), and drive its
+window actions through org.gtk.Actions, as any desktop would."""
+
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration"))
+
+from gi.repository import GLib  # noqa: E402
+
+from marina_harness import BUILD_DIR, wait_until  # noqa: E402
+
+import gi  # noqa: E402
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf  # noqa: E402
+
+CONSOLE = os.path.join(BUILD_DIR, "gui", "marina-console")
+WINDOW_PATH = "/org/marinavm/Console/window/1"
+
+
+class Xvfb:
+    """An X server of our own; -displayfd picks a free display number."""
+
+    def __init__(self, width=1280, height=1024):
+        read_end, write_end = os.pipe()
+        self.process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", f"{width}x{height}x24",
+             "-nolisten", "tcp", "-noreset"],
+            pass_fds=[write_end], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write_end)
+        with os.fdopen(read_end) as f:
+            self.display = ":" + f.readline().strip()
+
+    def screenshot(self, path):
+        """What a person would see: the whole X screen, through ImageMagick."""
+        subprocess.run(["import", "-display", self.display, "-window", "root", path], check=True)
+        return path
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class Console:
+    """One marina-console process and what it logs."""
+
+    def __init__(self, xvfb, bus, machine, directory, extra_args=()):
+        self.xvfb = xvfb
+        self.bus = bus
+        self.log_path = os.path.join(directory, f"console-{time.monotonic_ns()}.log")
+        env = dict(os.environ,
+                   DISPLAY=xvfb.display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
+                   G_MESSAGES_DEBUG="marina-console marina-vnc", NO_AT_BRIDGE="1",
+                   GTK_A11Y="none", GSETTINGS_BACKEND="memory",
+                   # The window's actions are exported on the "session" bus:
+                   # the private bus stands in for it.
+                   DBUS_SESSION_BUS_ADDRESS=bus.address)
+        self.log_file = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [CONSOLE, "--address", bus.address, *extra_args, machine],
+            env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.connection = bus.connect()
+        self._name = None
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, text, timeout=60, count=1):
+        """Waits until text has been logged count times."""
+        def seen():
+            if self.process.poll() is not None and self.log().count(text) < count:
+                raise RuntimeError(f"marina-console exited ({self.process.returncode}):\n"
+                                   + self.log())
+            return self.log().count(text) >= count
+        return wait_until(seen, timeout, f"'{text}' x{count} from marina-console")
+
+    def bus_name(self):
+        """The console's unique name, found by its pid."""
+        if self._name:
+            return self._name
+        def find():
+            names = self._dbus("ListNames")[0]
+            for name in names:
+                if not name.startswith(":"):
+                    continue
+                try:
+                    if self._dbus("GetConnectionUnixProcessID", "(s)", name)[0] == \
+                            self.process.pid and self._has_window(name):
+                        return name
+                except GLib.Error:
+                    continue
+            return None
+        self._name = wait_until(find, 30, "marina-console's actions on the bus")
+        return self._name
+
+    def _dbus(self, method, signature=None, *args):
+        return self.connection.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", method,
+            GLib.Variant(signature, args) if signature else None, None, 0, 5000, None).unpack()
+
+    def _has_window(self, name):
+        try:
+            self.connection.call_sync(name, WINDOW_PATH, "org.gtk.Actions", "List", None, None,
+                                      0, 5000, None)
+            return True
+        except GLib.Error:
+            return False
+
+    def activate(self, action, parameter=None):
+        """Activates a win.* action as a menu item or accelerator would."""
+        params = [parameter] if parameter is not None else []
+        self.connection.call_sync(
+            self.bus_name(), WINDOW_PATH, "org.gtk.Actions", "Activate",
+            GLib.Variant("(sava{sv})", (action, params, {})), None, 0, 10000, None)
+
+    def save_screenshot(self, path):
+        if os.path.exists(path):
+            os.unlink(path)
+        self.activate("save-screenshot", GLib.Variant("s", path))
+        wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0, 10,
+                   "the console's screenshot")
+        return path
+
+    def xdotool(self, *args):
+        return subprocess.run(["xdotool", *args], check=True, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, DISPLAY=self.xvfb.display)).stdout
+
+    def window_id(self):
+        def find():
+            try:
+                return self.xdotool("search", "--pid", str(self.process.pid)).split()
+            except subprocess.CalledProcessError:
+                return None
+        ids = wait_until(find, 30, "marina-console's X window")
+        return ids[-1]
+
+    def type(self, text):
+        """Types through X: GTK gets real key events with hardware keycodes."""
+        window = self.window_id()
+        self.xdotool("windowfocus", "--sync", window)
+        self.xdotool("type", "--delay", "40", text)
+        self.xdotool("key", "Return")
+
+    def wait_exit(self, timeout=30):
+        return self.process.wait(timeout)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.log_file.close()
+
+
+def load_png(path_or_bytes):
+    """(width, height, RGB rows as bytes) of a PNG file or PNG data."""
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        loader = GdkPixbuf.PixbufLoader.new_with_type("png")
+        loader.write(bytes(path_or_bytes))
+        loader.close()
+        pixbuf = loader.get_pixbuf()
+    else:
+        pixbuf = GdkPixbuf.Pixbuf.new_from_file(path_or_bytes)
+    return pixbuf
+
+
+def rgb_pixels(pixbuf):
+    """Each pixel's (r, g, b), row by row, whatever the alpha and row padding."""
+    data = pixbuf.get_pixels()
+    channels = pixbuf.get_n_channels()
+    stride = pixbuf.get_rowstride()
+    return [tuple(data[y * stride + x * channels:y * stride + x * channels + 3])
+            for y in range(pixbuf.get_height()) for x in range(pixbuf.get_width())]
+
+
+def difference(a, b):
+    """The fraction of pixels that differ between two images of one size."""
+    pa, pb = rgb_pixels(a), rgb_pixels(b)
+    return sum(1 for x, y in zip(pa, pb) if x != y) / len(pa)
+
+
+def distinct_colours(pixbuf):
+    return len(set(rgb_pixels(pixbuf)))
