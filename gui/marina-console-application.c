@@ -176,7 +176,6 @@ add_options (MarinaConsoleApplication *self)
   };
 
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
-  g_application_set_option_context_parameter_string (G_APPLICATION (self), "NAME|ID");
   g_application_set_option_context_summary (G_APPLICATION (self),
                                             "Show the console of a Marina virtual machine.");
 }

@@ -230,6 +230,7 @@ static void
 on_heartbeat_lost (MarinaGuestAdditions *guest, gpointer user_data)
 {
   marina_dbus_machine_emit_heartbeat_lost (MARINA_DBUS_MACHINE (user_data));
+  marina_machine_run_script (MARINA_MACHINE (user_data), "heartbeat-lost", "heartbeat-lost");
 }
 
 static void

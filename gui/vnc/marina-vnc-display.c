@@ -38,6 +38,7 @@ struct _MarinaVncDisplay {
   double scroll_dy;
   gboolean pressed[256];
   guint frames;
+  guint request_id;
 };
 
 G_DEFINE_FINAL_TYPE (MarinaVncDisplay, marina_vnc_display, GTK_TYPE_WIDGET)
@@ -198,6 +199,20 @@ on_vnc_pixel_format_changed (VncConnection *connection, VncPixelFormat *format,
   new_frame (self, vnc_connection_get_width (connection), vnc_connection_get_height (connection));
 }
 
+/* RFB sends one update per request. Asking again from an idle, once libgvnc
+ * has read all that arrived, keeps one request outstanding however many
+ * rectangles an update held; QEMU answers it when the screen next changes. */
+static void
+request_update (MarinaVncDisplay *self)
+{
+  self->request_id = 0;
+  if (!self->initialized || self->frame == NULL)
+    return;
+  vnc_connection_framebuffer_update_request (self->connection, TRUE, 0, 0,
+                                             marina_vnc_frame_get_width (self->frame),
+                                             marina_vnc_frame_get_height (self->frame));
+}
+
 static void
 on_vnc_framebuffer_update (VncConnection *connection, guint16 x, guint16 y, guint16 width,
                            guint16 height, MarinaVncDisplay *self)
@@ -208,6 +223,8 @@ on_vnc_framebuffer_update (VncConnection *connection, guint16 x, guint16 y, guin
   self->fresh_content = TRUE;
   /* GTK's frame clock merges every update until the next frame into one draw. */
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  if (self->request_id == 0)
+    self->request_id = g_idle_add_once ((GSourceOnceFunc) request_update, self);
 }
 
 static void
@@ -274,6 +291,7 @@ on_vnc_error (VncConnection *connection, const char *message, MarinaVncDisplay *
 static void
 drop_connection (MarinaVncDisplay *self)
 {
+  g_clear_handle_id (&self->request_id, g_source_remove);
   if (self->connection == NULL)
     return;
   g_signal_handlers_disconnect_by_data (self->connection, self);

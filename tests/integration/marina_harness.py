@@ -48,9 +48,12 @@ class PrivateBus:
         self.socket = os.path.join(directory, "bus")
         self.address = f"unix:path={self.socket}"
         self.process = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={self.address}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: os.path.exists(self.socket), 10, "dbus-daemon's socket")
+            ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={self.address}",
+             "--print-address=1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        # It prints its address once it listens: connecting earlier can be refused.
+        if not self.process.stdout.readline():
+            raise RuntimeError("dbus-daemon did not start")
 
     def connect(self):
         return Gio.DBusConnection.new_for_address_sync(
@@ -237,6 +240,23 @@ def serial_roundtrip(sock, command, expected, timeout=30):
         if expected.encode() in received:
             return True
     raise AssertionError(f"no '{expected}' from the guest; it said: {received[-500:]!r}")
+
+
+def write_script(directory, name, body):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
+def recording_script(directory, name):
+    """A script that appends its event and environment to a file next to it."""
+    record = os.path.join(directory, name + ".log")
+    path = write_script(directory, name,
+                        f'echo "$MARINA_EVENT $MARINA_MACHINE_NAME $MARINA_REASON '
+                        f'$MARINA_MACHINE_STATE" >> {record}\necho hello from $MARINA_EVENT\n')
+    return path, record
 
 
 def build_guest():

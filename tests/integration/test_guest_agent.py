@@ -6,8 +6,8 @@ import time
 
 from gi.repository import GLib
 
-from marina_harness import (MACHINE_IFACE, SignalRecorder, open_serial, serial_roundtrip,
-                            wait_for_guest_shell, wait_until)
+from marina_harness import (MACHINE_IFACE, SignalRecorder, open_serial, read_file,
+                            recording_script, serial_roundtrip, wait_for_guest_shell, wait_until)
 
 
 def prop(marinad, path, name):
@@ -53,8 +53,10 @@ def test_shutdown_goes_through_agent(marinad, running_machine):
     assert prop(marinad, path, "GuestOsName") == ""
 
 
-def test_killed_agent_loses_heartbeat(marinad, running_machine):
+def test_killed_agent_loses_heartbeat(marinad, running_machine, workdir):
     path = running_machine
+    script, record = recording_script(workdir, "on-heartbeat-lost")
+    marinad.machine(path, "AttachScript", "ss", "heartbeat-lost", script)
     wait_for_guest_shell(marinad, path)
     wait_heartbeat(marinad, path)
     lost = SignalRecorder(marinad.connection, MACHINE_IFACE, "HeartbeatLost", path)
@@ -65,6 +67,7 @@ def test_killed_agent_loses_heartbeat(marinad, running_machine):
     assert prop(marinad, path, "AgentConnected") is True
     warnings = event_messages(marinad, path, min_severity="warning")
     assert any("HeartbeatLost" in m for m in warnings), warnings
+    wait_until(lambda: "heartbeat-lost guest" in read_file(record), 10, "the heartbeat-lost script")
     # It comes back when the agent runs again.
     assert serial_roundtrip(sock, "qemu-ga -d; echo ga-$((3+3))-back", "ga-6-back")
     wait_heartbeat(marinad, path, True, 45)

@@ -2,29 +2,12 @@
 """Event scripts on machines and on the service."""
 
 import os
-import stat
 
 import pytest
 from gi.repository import GLib
 
-from marina_harness import MACHINE_IFACE, Marinad, dbus_error_name, read_file, wait_until
-
-
-def write_script(directory, name, body):
-    path = os.path.join(directory, name)
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, 0o755)
-    return path
-
-
-def recording_script(directory, name):
-    """A script that appends its event and environment to a file next to it."""
-    record = os.path.join(directory, name + ".log")
-    path = write_script(directory, name,
-                        f'echo "$MARINA_EVENT $MARINA_MACHINE_NAME $MARINA_REASON '
-                        f'$MARINA_MACHINE_STATE" >> {record}\necho hello from $MARINA_EVENT\n')
-    return path, record
+from marina_harness import (Marinad, dbus_error_name, read_file, recording_script, wait_until,
+                            write_script)
 
 
 def test_machine_scripts_run_on_events(marinad, disk, workdir):
