@@ -10,11 +10,13 @@
 
 #include "marina-cgroups.h"
 #include "marina-error.h"
+#include "marina-systemd.h"
 
 /* CPU weight and cap of each machine through the cpu controller: one group
  * per machine below a group of Marina's own, in cgroup v2 (cpu.weight,
  * cpu.max) or v1 (cpu.shares, cpu.cfs_quota_us). Everything is a small write
- * to a kernel file, which never blocks for long. */
+ * to a kernel file, which never blocks for long. Where systemd is PID 1 the
+ * tree is systemd's, and machines go into its transient scopes instead. */
 
 #define CFS_PERIOD_US 100000
 #define V1_SHARES_PER_WEIGHT_100 1024
@@ -23,6 +25,7 @@ struct _MarinaCgroups {
   GObject parent_instance;
   MarinaCgroupVersion version;
   char *group_dir; /* <hierarchy>/<group name>, NULL when there is no cpu controller */
+  GDBusConnection *systemd; /* set: systemd does it all, through scopes */
 };
 
 G_DEFINE_FINAL_TYPE (MarinaCgroups, marina_cgroups, G_TYPE_OBJECT)
@@ -135,6 +138,8 @@ marina_cgroups_get_version (MarinaCgroups *self)
 const char *
 marina_cgroups_describe (MarinaCgroups *self)
 {
+  if (self->systemd)
+    return "systemd scopes in machine.slice";
   switch (self->version)
     {
     case MARINA_CGROUP_V2:
@@ -240,11 +245,78 @@ marina_cgroups_remove (MarinaCgroups *self, const char *machine_id)
 {
   g_autofree char *dir = NULL;
 
-  if (self->version == MARINA_CGROUP_NONE)
+  /* systemd removes a scope itself once QEMU has exited. */
+  if (self->version == MARINA_CGROUP_NONE || self->systemd)
     return;
   dir = machine_dir (self, machine_id);
   /* Empty once QEMU has exited; a group still in use is left alone. */
   g_rmdir (dir);
+}
+
+void
+marina_cgroups_use_systemd (MarinaCgroups *self, GDBusConnection *bus)
+{
+  g_set_object (&self->systemd, bus);
+}
+
+/* Takes task: the result of work already done. */
+static void
+return_sync (GTask *task, gboolean ok, GError *error)
+{
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static void
+on_systemd_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GError *error = NULL;
+
+  return_sync (user_data, marina_systemd_finish (result, &error), error);
+}
+
+void
+marina_cgroups_place_async (MarinaCgroups *self, const MarinaMachineConfig *config, GPid pid,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  GError *error = NULL;
+
+  if (self->systemd)
+    marina_systemd_start_machine_async (self->systemd, config->id, config->name, pid,
+                                        config->cpu_weight, config->cpu_maximum, config->vcpus,
+                                        on_systemd_done, task);
+  else
+    return_sync (task, marina_cgroups_place (self, config->id, pid, &error) &&
+                         marina_cgroups_set_cpu (self, config->id, config->cpu_weight,
+                                                 config->cpu_maximum, config->vcpus, &error),
+                 error);
+}
+
+void
+marina_cgroups_set_cpu_async (MarinaCgroups *self, const MarinaMachineConfig *config,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  GError *error = NULL;
+
+  if (self->systemd)
+    marina_systemd_set_cpu_async (self->systemd, config->id, config->cpu_weight, config->cpu_maximum,
+                                  config->vcpus, on_systemd_done, task);
+  else
+    return_sync (task, marina_cgroups_set_cpu (self, config->id, config->cpu_weight,
+                                               config->cpu_maximum, config->vcpus, &error),
+                 error);
+}
+
+gboolean
+marina_cgroups_finish (MarinaCgroups *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
@@ -253,6 +325,7 @@ marina_cgroups_finalize (GObject *object)
   MarinaCgroups *self = MARINA_CGROUPS (object);
 
   g_free (self->group_dir);
+  g_clear_object (&self->systemd);
   G_OBJECT_CLASS (marina_cgroups_parent_class)->finalize (object);
 }
 

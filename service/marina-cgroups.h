@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
+
+#include "marina-machine-config.h"
 
 G_BEGIN_DECLS
 
@@ -30,5 +32,23 @@ gboolean             marina_cgroups_set_cpu     (MarinaCgroups *self,
                                                  GError       **error);
 void                 marina_cgroups_remove      (MarinaCgroups *self,
                                                  const char    *machine_id);
+
+/* With systemd as PID 1: scopes through systemd on bus instead of files. */
+void                 marina_cgroups_use_systemd (MarinaCgroups   *self,
+                                                 GDBusConnection *bus);
+/* Place and size a machine's QEMU, or resize it while running, by whichever
+ * means this host has; both finish with marina_cgroups_finish(). */
+void                 marina_cgroups_place_async   (MarinaCgroups             *self,
+                                                   const MarinaMachineConfig *config,
+                                                   GPid                       pid,
+                                                   GAsyncReadyCallback        callback,
+                                                   gpointer                   user_data);
+void                 marina_cgroups_set_cpu_async (MarinaCgroups             *self,
+                                                   const MarinaMachineConfig *config,
+                                                   GAsyncReadyCallback        callback,
+                                                   gpointer                   user_data);
+gboolean             marina_cgroups_finish        (MarinaCgroups *self,
+                                                   GAsyncResult  *result,
+                                                   GError       **error);
 
 G_END_DECLS

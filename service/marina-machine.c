@@ -649,24 +649,22 @@ request_exit (MarinaMachine *self, const char *reason)
 
 /* ---- CPU allocation ---------------------------------------------------------- */
 
-static gboolean
-apply_cpu_allocation (MarinaMachine *self, GError **error)
+static void
+on_cpu_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  return marina_cgroups_set_cpu (marina_manager_get_cgroups (self->manager), self->config->id,
-                                 self->config->cpu_weight, self->config->cpu_maximum,
-                                 self->config->vcpus, error);
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A machine without its cgroup still runs; it just shares the CPU evenly. */
+  if (!marina_cgroups_finish (MARINA_CGROUPS (source), result, &error))
+    log_event (self, "warning", "resources", error->message);
 }
 
 static void
 place_in_cgroup (MarinaMachine *self)
 {
-  MarinaCgroups *cgroups = marina_manager_get_cgroups (self->manager);
-  g_autoptr(GError) error = NULL;
-
-  /* A machine without its cgroup still runs; it just shares the CPU evenly. */
-  if (!marina_cgroups_place (cgroups, self->config->id, marina_qemu_get_pid (self->qemu), &error) ||
-      !apply_cpu_allocation (self, &error))
-    log_event (self, "warning", "resources", error->message);
+  marina_cgroups_place_async (marina_manager_get_cgroups (self->manager), self->config,
+                              marina_qemu_get_pid (self->qemu), on_cpu_applied, g_object_ref (self));
 }
 
 static gboolean
@@ -689,10 +687,9 @@ cpu_allocation_differs (const MarinaMachineConfig *a, const MarinaMachineConfig 
 static void
 reapply_cpu_allocation (MarinaMachine *self, gboolean changed)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (changed && self->qemu && !apply_cpu_allocation (self, &error))
-    log_event (self, "warning", "resources", error->message);
+  if (changed && self->qemu)
+    marina_cgroups_set_cpu_async (marina_manager_get_cgroups (self->manager), self->config,
+                                  on_cpu_applied, g_object_ref (self));
 }
 
 /* ---- configuration changes ----------------------------------------------------- */
@@ -748,17 +745,11 @@ static gboolean
 change_script (MarinaMachine *self, const char *event, const char *path, GError **error)
 {
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  g_autofree char *owner = g_strdup_printf ("machine '%s'", self->config->name);
 
-  if (!marina_validate_script_event (marina_machine_script_events, event, error) ||
-      (path && !marina_script_check (path, error)))
-    return FALSE;
-  if (path == NULL && !g_hash_table_remove (config->scripts, event))
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
-                        "No script is attached to the event '%s' of machine '%s'", event,
-                        self->config->name), FALSE;
-  if (path)
-    g_hash_table_insert (config->scripts, g_strdup (event), g_strdup (path));
-  return replace_config (self, g_steal_pointer (&config), error);
+  return marina_scripts_change (config->scripts, marina_machine_script_events, event, path,
+                                owner, error) &&
+         replace_config (self, g_steal_pointer (&config), error);
 }
 
 static gboolean

@@ -583,15 +583,9 @@ change_host_script (MarinaManager *self, const char *event, const char *path, GE
 {
   g_autoptr(GHashTable) scripts = marina_scripts_copy (self->scripts);
 
-  if (!marina_validate_script_event (marina_host_script_events, event, error) ||
-      (path && !marina_script_check (path, error)))
-    return FALSE;
-  if (path == NULL && !g_hash_table_remove (scripts, event))
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
-                        "No script is attached to the service event '%s'", event), FALSE;
-  if (path)
-    g_hash_table_insert (scripts, g_strdup (event), g_strdup (path));
-  return store_host_scripts (self, scripts, error);
+  return marina_scripts_change (scripts, marina_host_script_events, event, path, "the service",
+                                error) &&
+         store_host_scripts (self, scripts, error);
 }
 
 static gboolean

@@ -43,6 +43,28 @@ marina_script_check (const char *path, GError **error)
   return TRUE;
 }
 
+/**
+ * marina_scripts_change:
+ * @scripts: the table to change (a copy the caller stores only on success)
+ * @events: the events scripts may be attached to
+ * @path: the script to attach to @event, or %NULL to remove its script
+ * @owner: how messages name the owner, e.g. "machine 'web'"
+ */
+gboolean
+marina_scripts_change (GHashTable *scripts, const char *const *events, const char *event,
+                       const char *path, const char *owner, GError **error)
+{
+  if (!marina_validate_script_event (events, event, error) ||
+      (path && !marina_script_check (path, error)))
+    return FALSE;
+  if (path == NULL && !g_hash_table_remove (scripts, event))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "No script is attached to the event '%s' of %s", event, owner), FALSE;
+  if (path)
+    g_hash_table_insert (scripts, g_strdup (event), g_strdup (path));
+  return TRUE;
+}
+
 GVariant *
 marina_scripts_to_variant (GHashTable *scripts)
 {

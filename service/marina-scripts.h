@@ -22,5 +22,11 @@ void     marina_script_run   (const char         *path,
                               MarinaScriptReport  report,
                               GObject            *report_object);
 GVariant *marina_scripts_to_variant (GHashTable *scripts);
+gboolean  marina_scripts_change      (GHashTable        *scripts,
+                                      const char *const *events,
+                                      const char        *event,
+                                      const char        *path,
+                                      const char        *owner,
+                                      GError           **error);
 
 G_END_DECLS
