@@ -10,6 +10,7 @@
 
 #include "marina-error.h"
 #include "marina-manager.h"
+#include "marina-systemd.h"
 
 #define BUS_NAME "org.marinavm.Marina1"
 #define TRIM_INTERVAL_SECONDS 5
@@ -154,6 +155,7 @@ make_settings (const Options *options, GError **error)
   settings->metrics_socket = keyfile_string (keyfile, "metrics", "socket", NULL);
   settings->cgroup_fs = keyfile_string (keyfile, "host", "cgroup-fs", "/sys/fs/cgroup");
   settings->cgroup_name = keyfile_string (keyfile, "host", "cgroup-name", "marina");
+  settings->systemd_bus = keyfile_string (keyfile, "host", "systemd-bus", NULL);
   settings->script_timeout = keyfile_uint (keyfile, "scripts", "timeout", 60);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
@@ -161,14 +163,45 @@ make_settings (const Options *options, GError **error)
 }
 
 static GDBusConnection *
-connect_bus (const Options *options, GError **error)
+connect_to (const char *address, GBusType otherwise, GError **error)
 {
-  if (options->bus_address)
-    return g_dbus_connection_new_for_address_sync (options->bus_address,
+  if (address)
+    return g_dbus_connection_new_for_address_sync (address,
                                                    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                                    NULL, NULL, error);
-  return g_bus_get_sync (options->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, NULL, error);
+  return g_bus_get_sync (otherwise, NULL, error);
+}
+
+static GDBusConnection *
+connect_bus (const Options *options, GError **error)
+{
+  return connect_to (options->bus_address,
+                     options->session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, error);
+}
+
+/* Our API may be on a private or the session bus; systemd is on the system
+ * bus, or where [host] systemd-bus= says ("none": never, use cgroup files). */
+static void
+use_systemd (MarinaManager *manager, const char *address)
+{
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (address && !*address)
+    address = NULL;
+  if (g_strcmp0 (address, "none") == 0 || (!address && !marina_systemd_booted ("/")))
+    return;
+  bus = connect_to (address, G_BUS_TYPE_SYSTEM, &error);
+  if (!bus)
+    {
+      g_warning ("Cannot reach systemd's bus (%s): CPU allocation goes through cgroup files",
+                 error->message);
+      return;
+    }
+  /* A lost system bus costs CPU allocation its means, not the service its life. */
+  g_dbus_connection_set_exit_on_close (bus, FALSE);
+  marina_cgroups_use_systemd (marina_manager_get_cgroups (manager), bus);
 }
 
 static void
@@ -282,6 +315,7 @@ main (int argc, char **argv)
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   daemon.loop = g_main_loop_new (NULL, FALSE);
   daemon.manager = marina_manager_new (connection, settings);
+  use_systemd (daemon.manager, settings->systemd_bus);
   daemon.connection = connection;
   g_signal_connect (connection, "closed", G_CALLBACK (on_connection_closed), &daemon);
   marina_manager_load_async (daemon.manager, on_loaded, &daemon);

@@ -259,14 +259,15 @@ marina_cgroups_use_systemd (MarinaCgroups *self, GDBusConnection *bus)
   g_set_object (&self->systemd, bus);
 }
 
-/* Takes task: the result of work already done. */
+/* Takes task and *error: the outcome of work already done. error is passed by
+ * address because arguments are evaluated in no fixed order. */
 static void
-return_sync (GTask *task, gboolean ok, GError *error)
+return_sync (GTask *task, gboolean ok, GError **error)
 {
   if (ok)
     g_task_return_boolean (task, TRUE);
   else
-    g_task_return_error (task, error);
+    g_task_return_error (task, g_steal_pointer (error));
   g_object_unref (task);
 }
 
@@ -275,7 +276,7 @@ on_systemd_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GError *error = NULL;
 
-  return_sync (user_data, marina_systemd_finish (result, &error), error);
+  return_sync (user_data, marina_systemd_finish (result, &error), &error);
 }
 
 void
@@ -293,7 +294,7 @@ marina_cgroups_place_async (MarinaCgroups *self, const MarinaMachineConfig *conf
     return_sync (task, marina_cgroups_place (self, config->id, pid, &error) &&
                          marina_cgroups_set_cpu (self, config->id, config->cpu_weight,
                                                  config->cpu_maximum, config->vcpus, &error),
-                 error);
+                 &error);
 }
 
 void
@@ -309,7 +310,7 @@ marina_cgroups_set_cpu_async (MarinaCgroups *self, const MarinaMachineConfig *co
   else
     return_sync (task, marina_cgroups_set_cpu (self, config->id, config->cpu_weight,
                                                config->cpu_maximum, config->vcpus, &error),
-                 error);
+                 &error);
 }
 
 gboolean

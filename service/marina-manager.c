@@ -46,6 +46,7 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->accelerator);
   g_free (settings->cgroup_fs);
   g_free (settings->cgroup_name);
+  g_free (settings->systemd_bus);
   g_free (settings->metrics_socket);
   g_free (settings);
 }

@@ -21,6 +21,7 @@ typedef struct {
   char *metrics_socket;        /* Prometheus text served here; NULL: not at all */
   char *cgroup_fs;             /* where cgroup hierarchies are mounted */
   char *cgroup_name;           /* Marina's group below the cpu hierarchy */
+  char *systemd_bus;           /* where systemd is reached; NULL: the system bus if it runs */
   guint script_timeout;        /* seconds an event script may run */
 } MarinaSettings;
 

@@ -496,6 +496,33 @@ skip_to_sentinel (const char **line, gsize *length)
       }
 }
 
+/* QMP sends one JSON object per line. json-glib 1.6 accepts several values
+ * in a row ("{}{}"), keeps the last and leaks the others, so a guest agent
+ * could make marinad grow without end: such a line never reaches it. */
+static gboolean
+holds_one_object (const char *line, gsize length)
+{
+  gsize i = 0, depth = 0;
+  gboolean in_string = FALSE;
+
+  while (i < length && g_ascii_isspace (line[i]))
+    i++;
+  if (i == length || line[i] != '{')
+    return FALSE;
+  for (; i < length; i++)
+    {
+      if (in_string && line[i] == '\\')
+        i++;
+      else if (line[i] == '"')
+        in_string = !in_string;
+      else if (!in_string && (line[i] == '{' || line[i] == '['))
+        depth++;
+      else if (!in_string && (line[i] == '}' || line[i] == ']') && --depth == 0)
+        break;
+    }
+  return i < length && is_blank (line + i + 1, length - i - 1);
+}
+
 /* QEMU never sends such a line; the agent's channel may hold torn data. */
 static void
 reject_line (MarinaQmp *self, const char *what, const char *detail)
@@ -519,6 +546,11 @@ handle_line (MarinaQmp *self, const char *line, gsize length)
     skip_to_sentinel (&line, &length);
   if (is_blank (line, length))
     return;
+  if (!holds_one_object (line, length))
+    {
+      reject_line (self, "a line that is not one JSON object", NULL);
+      return;
+    }
   if (!json_parser_load_from_data (parser, line, length, &error))
     {
       reject_line (self, "a line that is not JSON", error->message);

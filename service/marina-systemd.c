@@ -47,6 +47,18 @@ marina_systemd_booted (const char *root)
   return g_file_test (dir, G_FILE_TEST_IS_DIR);
 }
 
+static char *
+fallback_name (const char *machine_id)
+{
+  return g_strdup_printf ("marina-%s", machine_id);
+}
+
+static char *
+scope_name (const char *machine_id)
+{
+  return g_strdup_printf ("marina-%s.scope", machine_id);
+}
+
 /* machined wants a valid host name: letters, digits and single inner hyphens
  * are always one. */
 char *
@@ -63,9 +75,10 @@ marina_systemd_machine_name (const char *name, const char *machine_id)
     }
   while (out->len > 0 && out->str[out->len - 1] == '-')
     g_string_truncate (out, out->len - 1);
-  if (out->len == 0)
-    g_string_append_printf (out, "marina-%s", machine_id);
-  return g_string_free (out, FALSE);
+  if (out->len > 0)
+    return g_string_free (out, FALSE);
+  g_string_free (out, TRUE);
+  return fallback_name (machine_id);
 }
 
 static guint64
@@ -166,7 +179,7 @@ on_registered (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (p->bus, result, &error);
   g_autofree char *remote = error ? g_dbus_error_get_remote_error (error) : NULL;
-  g_autofree char *fallback = g_strdup_printf ("marina-%s", p->machine_id);
+  g_autofree char *fallback = fallback_name (p->machine_id);
 
   if (reply)
     g_task_return_boolean (task, TRUE);
@@ -267,7 +280,7 @@ placement_new (GDBusConnection *bus, const char *machine_id, const char *name, G
 
   p->bus = g_object_ref (bus);
   p->machine_id = g_strdup (machine_id);
-  p->unit = g_strdup_printf ("marina-%s.scope", machine_id);
+  p->unit = scope_name (machine_id);
   p->name = marina_systemd_machine_name (name, machine_id);
   p->pid = pid;
   p->ended = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -319,7 +332,7 @@ marina_systemd_set_cpu_async (GDBusConnection *bus, const char *machine_id, guin
                               gpointer user_data)
 {
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
-  char *unit = g_strdup_printf ("marina-%s.scope", machine_id);
+  char *unit = scope_name (machine_id);
   GVariantBuilder props = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sv)"));
 
   g_task_set_source_tag (task, marina_systemd_set_cpu_async);

@@ -75,11 +75,12 @@ class Marinad:
         self.state_dir = os.path.join(directory, "state")
         self.config = os.path.join(directory, "marina.conf")
         self.log_path = os.path.join(directory, "marinad.log")
-        # A cpu cgroup of its own, so that parallel runs never share one.
+        # A cpu cgroup of its own, so that parallel runs never share one; never
+        # the host's systemd, even where it is PID 1 (extra_conf may say otherwise).
         self.cgroup_name = "marina-test-" + os.path.basename(directory)
         with open(self.config, "w") as conf:
             conf.write(f"[qemu]\naccelerator={accelerator}\n"
-                       f"[host]\ncgroup-name={self.cgroup_name}\n{extra_conf}\n")
+                       f"[host]\ncgroup-name={self.cgroup_name}\nsystemd-bus=none\n{extra_conf}\n")
         self.process = None
         self.connection = bus.connect()
 

@@ -105,6 +105,31 @@ test_none (void)
   remove_tree (root);
 }
 
+static void
+on_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Without systemd the async calls write the same files, and fail the same way. */
+static void
+test_async_failure (void)
+{
+  const char *const files[] = { "memory/memory.limit_in_bytes", "0", NULL };
+  g_autofree char *root = make_tree (files);
+  g_autoptr(MarinaCgroups) cgroups = marina_cgroups_new (root, "marina");
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  marina_cgroups_place_async (cgroups, config, 1, on_done, &result);
+  while (!result)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (marina_cgroups_finish (cgroups, result, &error));
+  g_assert_nonnull (strstr (error->message, "cannot be enforced"));
+  remove_tree (root);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -112,5 +137,6 @@ main (int argc, char **argv)
   g_test_add_func ("/service/cgroups/v2", test_v2);
   g_test_add_func ("/service/cgroups/v1", test_v1);
   g_test_add_func ("/service/cgroups/none", test_none);
+  g_test_add_func ("/service/cgroups/async-failure", test_async_failure);
   return g_test_run ();
 }
