@@ -3,12 +3,15 @@
 #include "config.h"
 
 #include "marina-console-application.h"
+#include "marina-console-relay.h"
 #include "marina-console-session.h"
 #include "marina-console-window.h"
 
 /* marina-console NAME|ID: one machine's console, on the system bus unless
  * told otherwise. Several consoles may run at once, one per machine, so the
- * application is not unique. */
+ * application is not unique. With --connect ssh://HOST, marinad runs on HOST
+ * and --session/--address name the bus there; --stdio-bridge and
+ * --console-proxy are the modes that run on HOST (marina-console-relay.c). */
 
 struct _MarinaConsoleApplication {
   AdwApplication parent_instance;
@@ -17,7 +20,13 @@ struct _MarinaConsoleApplication {
   gboolean serial;
   gboolean fullscreen;
   gboolean print_frames;
+  char *connect_url;
+  char **ssh_options;
+  char *remote_console;
+  gboolean stdio_bridge;
+  gboolean console_proxy;
   char **machines;
+  MarinaConsoleRemote *remote;
   GDBusConnection *connection;
 };
 
@@ -49,6 +58,7 @@ static void
 show_window (MarinaConsoleApplication *self)
 {
   g_autoptr(MarinaConsoleSession) session = marina_console_session_new (self->connection,
+                                                                        self->remote,
                                                                         self->machines[0]);
   MarinaConsoleWindow *window =
     marina_console_window_new (GTK_APPLICATION (self), session,
@@ -96,6 +106,28 @@ bus_address (MarinaConsoleApplication *self, GError **error)
                                                             : G_BUS_TYPE_SYSTEM, NULL, error);
 }
 
+/* Through ssh the bus sees the remote user ssh logged in as, and GDBus
+ * claims our own uid in EXTERNAL: both must be the same number (root on
+ * both, or matching accounts). G_DBUS_CONNECTION_FLAGS_CROSS_NAMESPACE would
+ * lift that, but GLib 2.74 refuses the flag (its FLAGS_ALL lacks it). */
+static void
+connect_remote (MarinaConsoleApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) stream = marina_console_remote_open_bus (self->remote, &error);
+
+  if (stream == NULL)
+    {
+      g_printerr ("Cannot reach %s: %s\n", self->connect_url, error->message);
+      return g_application_quit (G_APPLICATION (self));
+    }
+  g_application_hold (G_APPLICATION (self));
+  g_dbus_connection_new (stream, NULL,
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                         NULL, NULL, on_bus_ready, g_object_ref (self));
+}
+
 /* A connection of our own rather than the shared one: the application's
  * own session bus connection must not decide which bus holds marinad. */
 static void
@@ -103,8 +135,11 @@ marina_console_application_activate (GApplication *application)
 {
   MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (application);
   g_autoptr(GError) error = NULL;
-  g_autofree char *address = bus_address (self, &error);
+  g_autofree char *address = NULL;
 
+  if (self->remote)
+    return connect_remote (self);
+  address = bus_address (self, &error);
   if (address == NULL)
     {
       g_printerr ("Cannot find the bus: %s\n", error->message);
@@ -117,22 +152,77 @@ marina_console_application_activate (GApplication *application)
                                      NULL, NULL, on_bus_ready, g_object_ref (self));
 }
 
+/* The bus options as the remote relay takes them: they name the bus on the
+ * remote host. */
+static GStrv
+remote_bus_args (MarinaConsoleApplication *self)
+{
+  g_autoptr(GStrvBuilder) args = g_strv_builder_new ();
+
+  if (self->address)
+    g_strv_builder_add_many (args, "--address", self->address, NULL);
+  else if (self->session_bus)
+    g_strv_builder_add (args, "--session");
+  return g_strv_builder_end (args);
+}
+
+static int
+prepare_remote (MarinaConsoleApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) bus_args = remote_bus_args (self);
+
+  self->remote = marina_console_remote_new (self->connect_url,
+                                            (const char * const *) self->ssh_options,
+                                            self->remote_console,
+                                            (const char * const *) bus_args, &error);
+  if (self->remote == NULL)
+    {
+      g_printerr ("--connect: %s\n", error->message);
+      return 2;
+    }
+  return -1;
+}
+
+/* The relay modes run here, before GTK starts: the remote host needs no
+ * display. */
+static int
+run_relay (MarinaConsoleApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = bus_address (self, &error);
+
+  if (address == NULL)
+    {
+      g_printerr ("Cannot find the bus: %s\n", error->message);
+      return 1;
+    }
+  if (self->stdio_bridge)
+    return marina_console_relay_bus (address);
+  return marina_console_relay_console (address, self->machines[0], self->serial);
+}
+
 static int
 marina_console_application_handle_local_options (GApplication *application,
                                                  GVariantDict *options)
 {
   MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (application);
+  gboolean machine_given = self->machines && g_strv_length (self->machines) == 1;
 
-  if (self->machines == NULL || g_strv_length (self->machines) != 1)
-    {
-      g_printerr ("Usage: marina-console [OPTION…] NAME|ID\n");
-      return 2;
-    }
   if (self->address && self->session_bus)
     {
       g_printerr ("--session and --address exclude each other\n");
       return 2;
     }
+  if (self->stdio_bridge || (self->console_proxy && machine_given))
+    return run_relay (self);
+  if (!machine_given)
+    {
+      g_printerr ("Usage: marina-console [OPTION…] NAME|ID\n");
+      return 2;
+    }
+  if (self->connect_url)
+    return prepare_remote (self);
   return -1;
 }
 
@@ -142,7 +232,11 @@ marina_console_application_finalize (GObject *object)
   MarinaConsoleApplication *self = MARINA_CONSOLE_APPLICATION (object);
 
   g_clear_object (&self->connection);
+  g_clear_object (&self->remote);
   g_free (self->address);
+  g_free (self->connect_url);
+  g_strfreev (self->ssh_options);
+  g_free (self->remote_console);
   g_strfreev (self->machines);
   G_OBJECT_CLASS (marina_console_application_parent_class)->finalize (object);
 }
@@ -169,6 +263,17 @@ add_options (MarinaConsoleApplication *self)
     { "serial", 0, 0, G_OPTION_ARG_NONE, &self->serial,
       "Show the first serial port instead of the screen", NULL },
     { "fullscreen", 0, 0, G_OPTION_ARG_NONE, &self->fullscreen, "Start in fullscreen", NULL },
+    { "connect", 0, 0, G_OPTION_ARG_STRING, &self->connect_url,
+      "Reach marinad on another host through ssh", "ssh://[USER@]HOST[:PORT]" },
+    { "ssh-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->ssh_options,
+      "Pass -o OPTION to ssh (also: MARINA_SSH_OPTIONS)", "OPTION" },
+    { "remote-console", 0, 0, G_OPTION_ARG_FILENAME, &self->remote_console,
+      "marina-console on the remote host (default: marina-console)", "PATH" },
+    { "stdio-bridge", 0, 0, G_OPTION_ARG_NONE, &self->stdio_bridge,
+      "Relay stdin and stdout to the bus (run by --connect on the remote host)", NULL },
+    { "console-proxy", 0, 0, G_OPTION_ARG_NONE, &self->console_proxy,
+      "Relay stdin and stdout to the machine's console (run by --connect on the remote host)",
+      NULL },
     { "print-frames", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->print_frames,
       "Print a line for each frame drawn (benchmarks)", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->machines, NULL, "NAME|ID" },

@@ -23,6 +23,7 @@
 struct _MarinaConsoleSession {
   GObject parent_instance;
   GDBusConnection *connection;
+  MarinaConsoleRemote *remote; /* NULL when marinad is on this host */
   char *spec;               /* what the user asked for: a name or an id */
   char *path;               /* the machine's object path once found */
   MarinaDBusMachine *machine;
@@ -212,6 +213,7 @@ marina_console_session_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_object (&self->connection);
+  g_clear_object (&self->remote);
   g_free (self->spec);
   g_free (self->path);
   g_free (self->status);
@@ -266,12 +268,16 @@ marina_console_session_init (MarinaConsoleSession *self)
   self->status = g_strdup ("Connecting to the Marina service…");
 }
 
+/* remote: how to reach the machine's sockets when marinad runs on another
+ * host (connection then goes there through ssh), or NULL. */
 MarinaConsoleSession *
-marina_console_session_new (GDBusConnection *connection, const char *machine)
+marina_console_session_new (GDBusConnection *connection, MarinaConsoleRemote *remote,
+                            const char *machine)
 {
   MarinaConsoleSession *self = g_object_new (MARINA_TYPE_CONSOLE_SESSION, NULL);
 
   self->connection = g_object_ref (connection);
+  self->remote = remote ? g_object_ref (remote) : NULL;
   self->spec = g_strdup (machine);
   start_watching (self);
   return self;
@@ -325,6 +331,22 @@ on_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_int (task, fd);
 }
 
+/* Unix fds do not cross ssh: the remote host opens the socket and relays it.
+ * The machine is named by its id, which stays put when it is renamed. */
+static void
+open_remote (MarinaConsoleSession *self, MarinaConsoleKind kind, GTask *task)
+{
+  g_autoptr(GError) error = NULL;
+  int fd = marina_console_remote_open_console (self->remote, strrchr (self->path, '/') + 1,
+                                               kind == MARINA_CONSOLE_SERIAL, &error);
+
+  if (fd < 0)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_int (task, fd);
+  g_object_unref (task);
+}
+
 /* A new socket to the machine's screen (RFB) or its first serial port. */
 void
 marina_console_session_open_async (MarinaConsoleSession *self, MarinaConsoleKind kind,
@@ -338,6 +360,8 @@ marina_console_session_open_async (MarinaConsoleSession *self, MarinaConsoleKind
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "%s", self->status);
       return g_object_unref (task);
     }
+  if (self->remote)
+    return open_remote (self, kind, task);
   g_dbus_proxy_call_with_unix_fd_list (G_DBUS_PROXY (self->machine),
                                        kind == MARINA_CONSOLE_SERIAL ? "OpenSerial" : "OpenConsole",
                                        NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, cancellable,

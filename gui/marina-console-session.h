@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "marina-console-remote.h"
+
 G_BEGIN_DECLS
 
 #define MARINA_TYPE_CONSOLE_SESSION (marina_console_session_get_type ())
@@ -14,8 +16,9 @@ typedef enum {
   MARINA_CONSOLE_SERIAL,
 } MarinaConsoleKind;
 
-MarinaConsoleSession *marina_console_session_new          (GDBusConnection *connection,
-                                                           const char      *machine);
+MarinaConsoleSession *marina_console_session_new          (GDBusConnection     *connection,
+                                                           MarinaConsoleRemote *remote,
+                                                           const char          *machine);
 const char           *marina_console_session_get_name     (MarinaConsoleSession *self);
 const char           *marina_console_session_get_state    (MarinaConsoleSession *self);
 const char           *marina_console_session_get_status   (MarinaConsoleSession *self);

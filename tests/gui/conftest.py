@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from console_harness import CONSOLE, Console, Xvfb
+from console_harness import CONSOLE, Console, Sshd, Xvfb
 
 # The integration suite's fixtures (private bus, marinad, test guest).
 _spec = importlib.util.spec_from_file_location(
@@ -32,14 +32,24 @@ def xvfb():
 
 @pytest.fixture
 def console(xvfb, bus, workdir):
-    """console(machine, *args) starts marina-console; all are stopped after the test."""
+    """console(machine, *args, env={}) starts marina-console; all are stopped after the test."""
     started = []
 
-    def start(machine, *args):
-        c = Console(xvfb, bus, machine, workdir, args)
+    def start(machine, *args, env=None):
+        c = Console(xvfb, bus, machine, workdir, args, env)
         started.append(c)
         return c
     yield start
     for c in started:
         c.stop()
         print(f"---- marina-console's log ----\n{c.log()}")
+
+
+@pytest.fixture
+def sshd(workdir):
+    if not os.path.exists(Sshd.SSHD):
+        pytest.skip(f"{Sshd.SSHD} is missing (Debian package openssh-server)")
+    server = Sshd(workdir)
+    yield server
+    server.stop()
+    print(f"---- sshd's log ----\n{open(server.log_path).read()}")

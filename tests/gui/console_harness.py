@@ -6,6 +6,7 @@ The console is a real GTK application: the tests type into it with xdotool
 window actions through org.gtk.Actions, as any desktop would."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -51,7 +52,7 @@ class Xvfb:
 class Console:
     """One marina-console process and what it logs."""
 
-    def __init__(self, xvfb, bus, machine, directory, extra_args=()):
+    def __init__(self, xvfb, bus, machine, directory, extra_args=(), extra_env=None):
         self.xvfb = xvfb
         self.bus = bus
         self.log_path = os.path.join(directory, f"console-{time.monotonic_ns()}.log")
@@ -61,7 +62,7 @@ class Console:
                    GTK_A11Y="none", GSETTINGS_BACKEND="memory",
                    # The window's actions are exported on the "session" bus:
                    # the private bus stands in for it.
-                   DBUS_SESSION_BUS_ADDRESS=bus.address)
+                   DBUS_SESSION_BUS_ADDRESS=bus.address, **(extra_env or {}))
         self.log_file = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [CONSOLE, "--address", bus.address, *extra_args, machine],
@@ -161,6 +162,80 @@ class Console:
                 self.process.kill()
                 self.process.wait(10)
         self.log_file.close()
+
+
+class Sshd:
+    """A private OpenSSH server on 127.0.0.1, for root with a key of its own.
+
+    The host's sshd and ~/.ssh are left alone: the host key, the client key
+    and authorized_keys live in directory, and StrictModes is off because a
+    test's temporary directory need not be root's alone."""
+
+    SSHD = "/usr/sbin/sshd"  # sshd re-executes itself: it needs its absolute path
+
+    def __init__(self, directory):
+        self.directory = os.path.join(directory, "ssh")
+        os.makedirs(self.directory)
+        self.host_key = self._keygen("host_key")
+        self.client_key = self._keygen("client_key")
+        with open(self.client_key + ".pub") as src, \
+                open(os.path.join(self.directory, "authorized_keys"), "w") as dst:
+            dst.write(src.read())
+        self.port = self._free_port()
+        config = self._write_config()
+        # sshd refuses to start without its privilege separation directory.
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        self.log_path = os.path.join(self.directory, "sshd.log")
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen([self.SSHD, "-D", "-e", "-f", config],
+                                            stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._listening, 10, f"sshd on port {self.port}")
+
+    def _keygen(self, name):
+        path = os.path.join(self.directory, name)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
+        return path
+
+    @staticmethod
+    def _free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def _write_config(self):
+        path = os.path.join(self.directory, "sshd_config")
+        with open(path, "w") as f:
+            f.write(f"""Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {self.host_key}
+AuthorizedKeysFile {self.directory}/authorized_keys
+PidFile {self.directory}/sshd.pid
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+""")
+        return path
+
+    def _listening(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"sshd exited ({self.process.returncode}):\n"
+                               + open(self.log_path).read())
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def url(self):
+        return f"ssh://root@127.0.0.1:{self.port}"
+
+    def client_options(self):
+        """What MARINA_SSH_OPTIONS must say for ssh to log in here unattended."""
+        return (f"-i {self.client_key} -o IdentitiesOnly=yes -o BatchMode=yes"
+                " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def load_png(path_or_bytes):

@@ -4,8 +4,9 @@
 import os
 import shutil
 
-from console_harness import difference, distinct_colours, load_png
-from marina_harness import MACHINE_IFACE, wait_for_guest_shell, wait_for_serial, wait_until
+from console_harness import CONSOLE, difference, distinct_colours, load_png
+from marina_harness import (MACHINE_IFACE, open_serial, serial_roundtrip, wait_for_guest_shell,
+                            wait_for_serial, wait_until)
 
 ARTIFACTS = os.environ.get("MARINA_ARTIFACTS_DIR", "/tmp/marina-console-artifacts")
 
@@ -117,3 +118,79 @@ def test_serial_console(marinad, running_machine, console):
     viewer.wait_log("serial console connected")
     viewer.type("echo serial-view-$((6*7))")
     wait_for_serial(marinad, running_machine, "serial-view-42", timeout=60)
+
+
+def test_remote_console_over_ssh(marinad, running_machine, console, sshd, workdir):
+    """--connect ssh://: the bus through --stdio-bridge, the screen through
+    --console-proxy, each in an ssh of its own to a real sshd on loopback."""
+    wait_for_guest_shell(marinad, running_machine)
+    # --address names the bus on the remote host.
+    viewer = console("guest", "--connect", sshd.url(), "--remote-console", CONSOLE,
+                     env={"MARINA_SSH_OPTIONS": sshd.client_options()})
+    viewer.wait_log("console connected")
+    assert "--console-proxy" in viewer.log() and "--stdio-bridge" in viewer.log()
+    diff, mine = matching_screenshots(marinad, running_machine, viewer, workdir)
+    keep(mine)
+    assert distinct_colours(load_png(mine)) > 1, "the viewer's framebuffer is blank"
+    assert diff < 0.002, f"{diff:.2%} of the pixels differ from Screenshot()"
+    viewer.type("echo over-ssh-$((6*7)) > /dev/ttyS0")
+    wait_for_serial(marinad, running_machine, "over-ssh-42", timeout=60)
+    # Machine actions go through the bridged bus.
+    wait_until(lambda: "Running" in viewer.xdotool("getwindowname", viewer.window_id()), 30,
+               "the window to show the machine running")
+    viewer.activate("pause")
+    marinad.wait_state(running_machine, "paused")
+    wait_until(lambda: "Paused" in viewer.xdotool("getwindowname", viewer.window_id()), 30,
+               "the window to show the machine paused")
+    viewer.activate("resume")
+    marinad.wait_state(running_machine, "running")
+
+
+# The guest's cloud kernel has no DRM or VESA framebuffer driver (CONFIG_DRM
+# and CONFIG_FB_VESA are off), so the test switches modes as bochs-drm would:
+# through the Bochs VBE registers in the std VGA's MMIO BAR (0x500 + 2 *
+# index), with busybox devmem. Scattered pixels of many colours then give
+# the comparison something to get wrong (dd into /dev/mem fails with EFAULT
+# on this kernel; devmem maps the page instead).
+VBE_MODE = """for d in /sys/bus/pci/devices/*; do
+[ "$(cat $d/vendor):$(cat $d/device)" = 0x1234:0x1111 ] || continue;
+mmio=$(sed -n 3p $d/resource | cut -d' ' -f1); fb=$(sed -n 1p $d/resource | cut -d' ' -f1); done;
+vbe() { devmem $((mmio + 0x500 + $1 * 2)) 16 $2; };
+vbe 4 0; vbe 3 32; vbe 1 {w}; vbe 2 {h}; vbe 6 {w}; vbe 7 {h}; vbe 8 0; vbe 9 0; vbe 4 0x41;
+i=0; while [ $i -lt 300 ]; do
+devmem $((fb + (i * 7919 % ({w} * {h})) * 4)) 32 $((i * 0x9e3779 & 0xffffff)); i=$((i + 1)); done;
+echo vbe-$((6*7))-{w}x{h}"""
+
+
+def set_guest_mode(marinad, machine, width, height):
+    sock = open_serial(marinad, machine)
+    try:
+        script = VBE_MODE.replace("{w}", str(width)).replace("{h}", str(height))
+        serial_roundtrip(sock, script.replace("\n", " "), f"vbe-42-{width}x{height}", timeout=60)
+    finally:
+        sock.close()
+
+
+def test_console_follows_a_resize(marinad, running_machine, console, workdir):
+    wait_for_guest_shell(marinad, running_machine)
+    viewer = console("guest")
+    viewer.wait_log("console connected: 720x400")  # VGA text mode
+    for width, height in ((1024, 768), (800, 600)):
+        set_guest_mode(marinad, running_machine, width, height)
+        viewer.wait_log(f"guest resolution {width}x{height}")
+        diff, mine = wait_until(lambda: (lambda d: d if d[0] == 0 else None)(
+            matching_screenshots(marinad, running_machine, viewer, workdir)), 20,
+            f"the viewer to show QEMU's {width}x{height} screen")
+        picture = load_png(mine)
+        assert (picture.get_width(), picture.get_height()) == (width, height)
+        assert distinct_colours(picture) > 100, "the scattered pixels are missing"
+        keep(mine)
+
+
+def test_remote_serial_console_over_ssh(marinad, running_machine, console, sshd):
+    wait_for_guest_shell(marinad, running_machine)
+    viewer = console("guest", "--serial", "--connect", sshd.url(), "--remote-console", CONSOLE,
+                     env={"MARINA_SSH_OPTIONS": sshd.client_options()})
+    viewer.wait_log("serial console connected")
+    viewer.type("echo serial-over-ssh-$((6*7))")
+    wait_for_serial(marinad, running_machine, "serial-over-ssh-42", timeout=60)

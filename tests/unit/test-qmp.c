@@ -602,13 +602,21 @@ check_garbage (Fixture *f, const char *line, const char *warning)
 static void
 test_garbage (Fixture *f, gconstpointer data)
 {
-  check_garbage (f, "this is no JSON {{{", "*not JSON*");
+  check_garbage (f, "this is no JSON {{{", "*not*JSON*");
+}
+
+/* json-glib would take both, keep the last and leak the first (found by
+ * tests/fuzz/fuzz-qmp). */
+static void
+test_two_objects_on_a_line (Fixture *f, gconstpointer data)
+{
+  check_garbage (f, "{\"return\": {}, \"id\": 1}{\"return\": {}}", "*not one JSON object*");
 }
 
 static void
 test_not_an_object (Fixture *f, gconstpointer data)
 {
-  check_garbage (f, "[1, 2, 3]", "*not an object*");
+  check_garbage (f, "[1, 2, 3]", "*not*object*");
 }
 
 static void
@@ -896,6 +904,7 @@ main (int argc, char **argv)
   ADD ("closed-with-pending", test_closed_with_pending);
   ADD ("close", test_close);
   ADD ("garbage", test_garbage);
+  ADD ("two-objects-on-a-line", test_two_objects_on_a_line);
   ADD ("not-an-object", test_not_an_object);
   ADD ("unknown-message", test_unknown_message);
   ADD ("overlong-line", test_overlong_line);
