@@ -73,7 +73,7 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
     {
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
-                       "cdrom, boot-order, host-actions, cpu, scripts; only name is required)");
+                       "cdrom, boot-order, host-actions, cpu, scripts, access; only name is required)");
     }
 }
 
@@ -474,6 +474,23 @@ read_scripts (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
   return TRUE;
 }
 
+static gboolean
+read_access (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  for (xmlNodePtr child = node->children; child != NULL; child = child->next)
+    {
+      g_autofree char *user = NULL, *group = NULL, *level = NULL;
+      if (child->type != XML_ELEMENT_NODE)
+        continue;
+      user = node_attribute (child, "user");
+      group = node_attribute (child, "group");
+      level = node_attribute (child, "level");
+      marina_access_list_add (config->access, user ? "user" : "group", user ? user : group,
+                              level);
+    }
+  return TRUE;
+}
+
 typedef gboolean (*ElementReader) (MarinaMachineConfig *config,
                                    xmlNodePtr           node,
                                    GError             **error);
@@ -496,6 +513,7 @@ static const struct {
   { "host-actions", read_host_actions },
   { "cpu", read_cpu },
   { "scripts", read_scripts },
+  { "access", read_access },
 };
 
 static gboolean
@@ -659,6 +677,23 @@ add_scripts (xmlNodePtr parent, GHashTable *scripts)
     }
 }
 
+static void
+add_access (xmlNodePtr parent, GPtrArray *access)
+{
+  xmlNodePtr node;
+
+  if (access->len == 0)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "access", NULL);
+  for (guint i = 0; i < access->len; i++)
+    {
+      MarinaAccessEntry *entry = g_ptr_array_index (access, i);
+      xmlNodePtr allow = xmlNewChild (node, node->ns, (const xmlChar *) "allow", NULL);
+      set_attribute (allow, entry->kind, entry->name);
+      set_attribute (allow, "level", entry->level);
+    }
+}
+
 static xmlNodePtr
 build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
 {
@@ -681,6 +716,7 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   add_host_actions (root, config);
   add_cpu (root, config);
   add_scripts (root, config->scripts);
+  add_access (root, config->access);
   return root;
 }
 

@@ -56,6 +56,7 @@ marina_machine_config_new (void)
   config->cpu_maximum = 100;
   config->cpu_reserve = 0;
   config->scripts = marina_scripts_new ();
+  config->access = marina_access_list_new ();
   return config;
 }
 
@@ -76,6 +77,7 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->cdrom = g_strdup (config->cdrom);
   copy->boot_order = g_strdupv (config->boot_order);
   copy->scripts = marina_scripts_copy (config->scripts);
+  copy->access = marina_access_list_copy (config->access);
   return copy;
 }
 
@@ -93,6 +95,7 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_free (config->cdrom);
   g_strfreev (config->boot_order);
   g_clear_pointer (&config->scripts, g_hash_table_unref);
+  g_clear_pointer (&config->access, g_ptr_array_unref);
   g_free (config);
 }
 
@@ -181,7 +184,8 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          a->cpu_weight == b->cpu_weight &&
          a->cpu_maximum == b->cpu_maximum &&
          a->cpu_reserve == b->cpu_reserve &&
-         scripts_equal (a->scripts, b->scripts);
+         scripts_equal (a->scripts, b->scripts) &&
+         marina_access_list_equal (a->access, b->access);
 }
 
 /* Finds @string in @names; the error lists every name so that the caller
@@ -521,7 +525,8 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
          validate_boot_order ((const char *const *) config->boot_order, error) &&
          marina_validate_cpu_allocation (config->cpu_weight, config->cpu_maximum,
                                          config->cpu_reserve, error) &&
-         validate_scripts (config->scripts, error);
+         validate_scripts (config->scripts, error) &&
+         marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, error);
 }
 
 /* ---- CreateMachine options ---- */

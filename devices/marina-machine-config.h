@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "marina-access.h"
+
 G_BEGIN_DECLS
 
 /* The hardware family a machine is built from. */
@@ -61,6 +63,9 @@ typedef struct {
   guint cpu_maximum;      /* cap, 1 to 100 percent */
   guint cpu_reserve;      /* reserve, 0 to 100 percent: admission-controlled */
   GHashTable *scripts;    /* event name → absolute path of the host script run on it;
+                           * never NULL */
+  GPtrArray *access;      /* of MarinaAccessEntry: who may use, configure or
+                           * administer this machine besides root and polkit;
                            * never NULL */
 } MarinaMachineConfig;
 

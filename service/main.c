@@ -157,6 +157,9 @@ make_settings (const Options *options, GError **error)
   settings->cgroup_name = keyfile_string (keyfile, "host", "cgroup-name", "marina");
   settings->systemd_bus = keyfile_string (keyfile, "host", "systemd-bus", NULL);
   settings->script_timeout = keyfile_uint (keyfile, "scripts", "timeout", 60);
+  /* On the session bus only its user can call us; elsewhere every call is
+   * authorized (marina-authorizer.c). */
+  settings->enforce_access = !options->session;
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);

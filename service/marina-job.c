@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "marina-error.h"
+#include "marina-authorizer.h"
 #include "marina-job.h"
 
 struct _MarinaJob {
@@ -145,6 +146,7 @@ static void
 marina_job_class_init (MarinaJobClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = marina_job_finalize;
+  marina_authorizer_guard_class (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
   signals[SIGNAL_FINISHED] =
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 0);

@@ -10,6 +10,7 @@
 #include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 
+#include "marina-authorizer.h"
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-machine.h"
@@ -794,6 +795,43 @@ handle_list_scripts (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation
   return TRUE;
 }
 
+/* ---- access ---------------------------------------------------------------- */
+
+static gboolean
+handle_get_access (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+
+  marina_dbus_machine_complete_get_access (
+    iface, invocation, marina_access_list_to_variant (self->config->access));
+  return TRUE;
+}
+
+static gboolean
+handle_set_access (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                   GVariant *access)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  GError *error = NULL;
+
+  g_ptr_array_unref (config->access);
+  config->access = marina_access_list_from_variant (access);
+  if (!marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, &error) ||
+      !marina_access_list_check_accounts (config->access, &error) ||
+      !replace_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "access", "access list changed");
+  marina_dbus_machine_complete_set_access (iface, invocation);
+  return TRUE;
+}
+
+GPtrArray *
+marina_machine_get_access (MarinaMachine *self)
+{
+  return self->config->access;
+}
+
 /* ---- start and restore ----------------------------------------------------- */
 
 static const char *
@@ -1558,6 +1596,12 @@ check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GEr
                         self->config->name, self->config->id, config->id), FALSE;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager), error))
     return FALSE;
+  /* SetConfig needs only configure; the list it would change needs full. */
+  if (!marina_access_list_equal (config->access, self->config->access))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "The access list of machine '%s' changes only through "
+                        "Machine.SetAccess (which needs full access); leave <access> as "
+                        "GetConfig returned it", self->config->name), FALSE;
   if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
     return FALSE;
   changed = self->state == STATE_OFF ? NULL
@@ -1967,6 +2011,8 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_attach_script = handle_attach_script;
   iface->handle_remove_script = handle_remove_script;
   iface->handle_list_scripts = handle_list_scripts;
+  iface->handle_get_access = handle_get_access;
+  iface->handle_set_access = handle_set_access;
 }
 
 static void
@@ -2007,6 +2053,7 @@ marina_machine_class_init (MarinaMachineClass *klass)
 
   object_class->dispose = marina_machine_dispose;
   object_class->finalize = marina_machine_finalize;
+  marina_authorizer_guard_class (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
 }
 
 static void

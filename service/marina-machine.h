@@ -19,6 +19,7 @@ MarinaMachine             *marina_machine_new             (MarinaManager       *
                                                            const char          *config_path);
 const char                *marina_machine_get_object_path (MarinaMachine *self);
 const MarinaMachineConfig *marina_machine_get_config      (MarinaMachine *self);
+GPtrArray                 *marina_machine_get_access      (MarinaMachine *self);
 gboolean                   marina_machine_save_config     (MarinaMachine *self,
                                                            GError       **error);
 void                       marina_machine_reattach_async  (MarinaMachine      *self,

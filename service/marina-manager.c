@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -26,6 +27,7 @@ struct _MarinaManager {
   MarinaEventLog *event_log;
   MarinaMetrics *metrics;
   MarinaCgroups *cgroups;
+  MarinaAuthorizer *authorizer;
   GHashTable *scripts;  /* host event → script path */
   GHashTable *machines; /* id → MarinaMachine */
   guint next_job_id;
@@ -52,6 +54,44 @@ marina_settings_free (MarinaSettings *settings)
 }
 
 /* ---- services for machines -------------------------------------------------- */
+
+MarinaAuthorizer *
+marina_manager_get_authorizer (MarinaManager *self)
+{
+  return self->authorizer;
+}
+
+static MarinaMachine *
+machine_at_path (MarinaManager *self, const char *object_path)
+{
+  const char *prefix = MARINA_OBJECT_ROOT "/Machine/";
+
+  if (object_path == NULL || !g_str_has_prefix (object_path, prefix))
+    return NULL;
+  return g_hash_table_lookup (self->machines, object_path + strlen (prefix));
+}
+
+/* The authorizer's view of an object: a machine answers for itself, a job
+ * for the machine it works on. */
+static GPtrArray *
+lookup_access (const char *object_path, char **description, gpointer user_data)
+{
+  MarinaManager *self = user_data;
+  g_autoptr(GDBusObject) object =
+    g_dbus_object_manager_get_object (G_DBUS_OBJECT_MANAGER (self->object_manager), object_path);
+  g_autoptr(MarinaDBusJob) job = object ? marina_dbus_object_get_job (MARINA_DBUS_OBJECT (object))
+                                        : NULL;
+  MarinaMachine *machine;
+
+  if (job != NULL)
+    object_path = marina_dbus_job_get_object (job);
+  machine = machine_at_path (self, object_path);
+  if (machine == NULL)
+    return NULL;
+  if (description)
+    *description = g_strdup_printf ("machine '%s'", marina_machine_get_config (machine)->name);
+  return g_ptr_array_ref (marina_machine_get_access (machine));
+}
 
 const MarinaSettings *
 marina_manager_get_settings (MarinaManager *self)
@@ -305,6 +345,32 @@ return_error (GDBusMethodInvocation *invocation, GError *error)
   return TRUE;
 }
 
+/* A non-root caller who makes a machine may do everything with it. */
+static void
+grant_creator (MarinaManager *self, GDBusMethodInvocation *invocation,
+               MarinaMachineConfig *config)
+{
+  uid_t uid;
+  struct passwd *user;
+
+  if (!marina_authorizer_get_caller_uid (invocation, &uid) || uid == 0)
+    return;
+  user = getpwuid (uid);
+  if (user == NULL)
+    return;
+  for (guint i = 0; i < config->access->len; i++)
+    {
+      MarinaAccessEntry *entry = g_ptr_array_index (config->access, i);
+      if (g_str_equal (entry->kind, "user") && g_str_equal (entry->name, user->pw_name))
+        {
+          g_free (entry->level);
+          entry->level = g_strdup ("full");
+          return;
+        }
+    }
+  marina_access_list_add (config->access, "user", user->pw_name, "full");
+}
+
 static gboolean
 handle_create_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
                        const char *name, GVariant *options)
@@ -319,6 +385,7 @@ handle_create_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocati
     return return_error (invocation, error);
   g_free (config->name);
   config->name = g_strdup (name);
+  grant_creator (self, invocation, config);
   machine = create_machine (self, g_steal_pointer (&config), &error);
   if (machine == NULL)
     return return_error (invocation, error);
@@ -344,6 +411,7 @@ handle_define_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocati
       g_free (config->id);
       config->id = marina_machine_id_new ();
     }
+  grant_creator (self, invocation, config);
   machine = create_machine (self, g_steal_pointer (&config), &error);
   if (machine == NULL)
     return return_error (invocation, error);
@@ -618,6 +686,33 @@ handle_remove_script (MarinaDBusManager *iface, GDBusMethodInvocation *invocatio
 }
 
 static gboolean
+handle_get_access (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GPtrArray *access = marina_authorizer_get_server_access (self->authorizer);
+
+  marina_dbus_manager_complete_get_access (iface, invocation,
+                                           marina_access_list_to_variant (access));
+  return TRUE;
+}
+
+static gboolean
+handle_set_access (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                   GVariant *entries)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  g_autoptr(GPtrArray) access = marina_access_list_from_variant (entries);
+  GError *error = NULL;
+
+  if (!marina_authorizer_set_server_access (self->authorizer, access, &error))
+    return return_error (invocation, error);
+  marina_manager_log (self, "info", MARINA_MANAGER_PATH, "access",
+                      "server access list changed (%u entries)", access->len);
+  marina_dbus_manager_complete_set_access (iface, invocation);
+  return TRUE;
+}
+
+static gboolean
 handle_list_scripts (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
 {
   marina_dbus_manager_complete_list_scripts (iface, invocation,
@@ -658,6 +753,8 @@ marina_manager_iface_init (MarinaDBusManagerIface *iface)
   iface->handle_attach_script = handle_attach_script;
   iface->handle_remove_script = handle_remove_script;
   iface->handle_list_scripts = handle_list_scripts;
+  iface->handle_get_access = handle_get_access;
+  iface->handle_set_access = handle_set_access;
   iface->handle_create_machine = handle_create_machine;
   iface->handle_define_machine = handle_define_machine;
   iface->handle_register_machine = handle_register_machine;
@@ -825,6 +922,7 @@ marina_manager_finalize (GObject *object)
   g_clear_object (&self->event_log);
   g_clear_object (&self->cgroups);
   g_clear_pointer (&self->scripts, g_hash_table_unref);
+  g_clear_object (&self->authorizer);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->connection);
   g_clear_pointer (&self->settings, marina_settings_free);
@@ -835,6 +933,7 @@ static void
 marina_manager_class_init (MarinaManagerClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = marina_manager_finalize;
+  marina_authorizer_guard_class (G_DBUS_INTERFACE_SKELETON_CLASS (klass));
 }
 
 static void
@@ -853,6 +952,9 @@ marina_manager_new (GDBusConnection *connection, MarinaSettings *settings)
   self->connection = g_object_ref (connection);
   self->settings = settings;
   g_mkdir_with_parents (settings->state_dir, 0750);
+  self->authorizer = marina_authorizer_new (settings->state_dir, settings->enforce_access,
+                                            lookup_access, self);
+  marina_authorizer_set_default (self->authorizer);
   self->event_log = marina_event_log_new (log_path, settings->event_log_max);
   g_signal_connect_object (self->event_log, "logged", G_CALLBACK (on_event_logged), self, 0);
   self->cgroups = marina_cgroups_new (settings->cgroup_fs, settings->cgroup_name);

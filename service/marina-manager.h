@@ -2,6 +2,7 @@
 #pragma once
 
 #include "marina-dbus-generated.h"
+#include "marina-authorizer.h"
 #include "marina-cgroups.h"
 #include "marina-job.h"
 #include "marina-metrics.h"
@@ -23,6 +24,7 @@ typedef struct {
   char *cgroup_name;           /* Marina's group below the cpu hierarchy */
   char *systemd_bus;           /* where systemd is reached; NULL: the system bus if it runs */
   guint script_timeout;        /* seconds an event script may run */
+  gboolean enforce_access;     /* authorize callers (not on a session bus) */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -58,6 +60,7 @@ gboolean              marina_manager_check_cpu_reserve    (MarinaManager *self,
                                                            guint          vcpus,
                                                            guint          reserve,
                                                            GError       **error);
+MarinaAuthorizer     *marina_manager_get_authorizer       (MarinaManager *self);
 MarinaCgroups        *marina_manager_get_cgroups          (MarinaManager *self);
 void                  marina_manager_run_host_script      (MarinaManager      *self,
                                                            const char         *event,
