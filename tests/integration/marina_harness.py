@@ -337,3 +337,131 @@ def make_temp_dir():
 
 def remove_dir(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- access control: a system-like bus, polkitd, callers of other uids ----
+
+SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class SystemLikeBus(PrivateBus):
+    """A private bus that, like the system bus, admits every uid, so that
+    callers of other users reach marinad and polkitd through it."""
+
+    def __init__(self, directory):
+        os.chmod(directory, 0o755)
+        self.socket = os.path.join(directory, "system_bus_socket")
+        self.address = f"unix:path={self.socket}"
+        config = os.path.join(directory, "system-bus.conf")
+        with open(config, "w") as f:
+            f.write(SYSTEM_BUS_CONFIG.format(socket=self.socket))
+        self.process = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile",
+             "--print-address=1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if not self.process.stdout.readline():
+            raise RuntimeError("dbus-daemon did not start")
+
+
+POLKIT_ACTIONS_DIR = "/usr/share/polkit-1/actions"
+POLKIT_RULES_DIR = "/etc/polkit-1/rules.d"
+POLICY_NAME = "org.marinavm.Marina1.policy"
+
+
+class Polkitd:
+    """polkitd on a private bus, with Marina's actions installed where
+    polkitd reads them (it has no option for another folder) and optional
+    JavaScript rules; both are removed again by stop()."""
+
+    def __init__(self, bus, directory, rules=None):
+        self.installed = []
+        policy = os.path.join(POLKIT_ACTIONS_DIR, POLICY_NAME)
+        if not os.path.exists(policy):
+            shutil.copy(os.path.join(SOURCE_DIR, "service", "data", POLICY_NAME), policy)
+            self.installed.append(policy)
+        if rules:
+            path = os.path.join(POLKIT_RULES_DIR, f"10-marina-test-{os.getpid()}.rules")
+            with open(path, "w") as f:
+                f.write(rules)
+            self.installed.append(path)
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        self.log_path = os.path.join(directory, "polkitd.log")
+        self.process = subprocess.Popen(["/usr/lib/polkit-1/polkitd", "--no-debug"], env=env,
+                                        stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        self.connection = bus.connect()
+        wait_until(self.has_name, 15, "polkitd to own its bus name")
+
+    def has_name(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"polkitd exited with {self.process.returncode}")
+        reply = self.connection.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "NameHasOwner", GLib.Variant("(s)", ("org.freedesktop.PolicyKit1",)), None, 0, -1,
+            None)
+        return reply.unpack()[0]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        for path in self.installed:
+            os.unlink(path)
+
+
+CALLER_SCRIPT = r"""
+import json, sys
+from gi.repository import Gio, GLib
+address, path, interface, method, signature, args = sys.argv[1:7]
+connection = Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+    | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+params = GLib.Variant(f"({signature})", tuple(json.loads(args))) if signature else None
+try:
+    reply = connection.call_sync("org.marinavm.Marina1", path, interface, method, params,
+                                 None, 0, 60000, None)
+    print(json.dumps({"result": reply.unpack()}))
+except GLib.Error as e:
+    name = Gio.DBusError.get_remote_error(e)
+    message = e.message.split(": ", 1)[1] if e.message.startswith("GDBus.Error:") else e.message
+    print(json.dumps({"error": name, "message": message}))
+"""
+
+
+class CallerError(Exception):
+    def __init__(self, name, message):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+def call_as(user, bus, path, interface, method, signature=None, *args):
+    """Calls marinad as another user (setpriv, no supplementary groups but
+    the user's own); returns the reply's values or raises CallerError."""
+    import json
+    import pwd
+    account = pwd.getpwnam(user)
+    output = subprocess.run(
+        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups",
+         "/usr/bin/python3", "-c", CALLER_SCRIPT, bus.address, path, interface, method,
+         signature or "", json.dumps(list(args))],
+        capture_output=True, text=True, cwd="/", timeout=90)
+    if output.returncode != 0:
+        raise RuntimeError(f"the caller failed: {output.stderr}")
+    reply = json.loads(output.stdout)
+    if "error" in reply:
+        raise CallerError(reply["error"], reply["message"])
+    values = reply["result"]
+    return values[0] if len(values) == 1 else values
