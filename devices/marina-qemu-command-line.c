@@ -153,6 +153,10 @@ add_identity (GPtrArray *argv, const MarinaMachineConfig *config)
    * CD or monitor, and no /etc/qemu config files. */
   add_arg (argv, "-nodefaults");
   add_arg (argv, "-no-user-config");
+  /* QEMU needs none of these once it runs: a guest that breaks out of the
+   * emulator finds no exec, no setuid, no old syscalls, no scheduler knobs. */
+  add_arg (argv, "-sandbox");
+  add_arg (argv, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
   /* Paused until marinad has connected to QMP and sends "cont". */
   add_arg (argv, "-S");
 }

@@ -97,6 +97,15 @@ keyfile_uint (GKeyFile *keyfile, const char *group, const char *key, guint fallb
 }
 
 static gboolean
+keyfile_bool (GKeyFile *keyfile, const char *group, const char *key, gboolean fallback)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean value = g_key_file_get_boolean (keyfile, group, key, &error);
+
+  return error ? fallback : value;
+}
+
+static gboolean
 load_config_file (const Options *options, GKeyFile *keyfile, GError **error)
 {
   g_autofree char *path = NULL;
@@ -160,6 +169,11 @@ make_settings (const Options *options, GError **error)
   /* On the session bus only its user can call us; elsewhere every call is
    * authorized (marina-authorizer.c). */
   settings->enforce_access = !options->session;
+  /* Only root can hand QEMU a uid of its own. */
+  settings->confine_qemu = keyfile_bool (keyfile, "qemu", "confine", TRUE) &&
+                           geteuid () == 0 && !options->session;
+  settings->qemu_uid_base = keyfile_uint (keyfile, "qemu", "uid-base", 62000);
+  settings->qemu_uid_count = keyfile_uint (keyfile, "qemu", "uid-count", 1000);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "marina-authorizer.h"
+#include "marina-confinement.h"
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-machine.h"
@@ -76,6 +77,7 @@ struct _MarinaMachine {
   GTask *host_stop_task;
   GTask *reattach_task;
   MarinaGuestAdditions *guest; /* the guest agent, while QEMU runs */
+  uid_t qemu_uid;              /* the confined QEMU's own uid; 0: not confined */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -542,6 +544,67 @@ finish_job_for_exit (MarinaMachine *self, const char *reason)
   finish_job (self, error, NULL);
 }
 
+/* ---- confinement: the files a confined QEMU opens by path ------------------- */
+
+uid_t
+marina_machine_get_qemu_uid (MarinaMachine *self)
+{
+  return self->qemu_uid;
+}
+
+#define MAX_GRANTS 4
+
+/* Fills @grants with what QEMU opens itself, its runtime folder (where it
+ * makes its sockets) first; fds it is given (saved state, consoles) need
+ * nothing. */
+static guint
+machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log)
+{
+  guint n = 0;
+
+  *serial_log = machine_file (self, "serial.log");
+  grants[n++] = (MarinaGrant) { self->runtime_dir, TRUE };
+  grants[n++] = (MarinaGrant) { *serial_log, TRUE };
+  if (self->config->boot_disk)
+    grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+  if (self->config->cdrom)
+    grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
+  return n;
+}
+
+static void
+release_confinement (MarinaMachine *self)
+{
+  MarinaGrant grants[MAX_GRANTS];
+  g_autofree char *serial_log = NULL;
+  guint n;
+
+  if (self->qemu_uid == 0)
+    return;
+  n = machine_grants (self, grants, &serial_log);
+  marina_confinement_revoke (self->qemu_uid, grants, n);
+  self->qemu_uid = 0;
+}
+
+/* Picks the uid and opens the machine's own files to it. */
+static gboolean
+prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError **error)
+{
+  MarinaGrant grants[MAX_GRANTS];
+  g_autofree char *serial_log = NULL;
+  uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
+  guint n;
+
+  if (uid == 0)
+    return FALSE;
+  marina_qemu_identity_init (identity, uid);
+  n = machine_grants (self, grants, &serial_log);
+  if (!marina_confinement_grant (uid, grants, n, error))
+    return FALSE;
+  self->qemu_uid = uid;
+  return TRUE;
+}
+
 static void
 on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer user_data)
 {
@@ -563,6 +626,7 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   self->guest_shut_down = FALSE;
   self->saved_ok = FALSE;
   remove_runtime_files (self);
+  release_confinement (self);
   marina_cgroups_remove (marina_manager_get_cgroups (self->manager), self->config->id);
   sync_process_properties (self, "", 0);
   sync_saved_state (self);
@@ -881,6 +945,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_auto(GStrv) argv = NULL;
   g_autofree char *log_path = runtime_file (self, "qemu.log");
   g_autofree char *serial_log = machine_file (self, "serial.log");
+  MarinaQemuIdentity identity;
+  gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
 
   /* This also checks that the disks exist, naming any that are missing. */
@@ -893,9 +959,15 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   remove_runtime_files (self);
   /* Each run gets a fresh serial log; QEMU appends to it. */
   g_file_set_contents (serial_log, "", 0, NULL);
-  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, error);
-  if (qemu == NULL)
+  if (confine && !prepare_confinement (self, &identity, error))
     return FALSE;
+  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, confine ? &identity : NULL,
+                            error);
+  if (qemu == NULL)
+    {
+      release_confinement (self);
+      return FALSE;
+    }
   watch_qemu (self, qemu);
   return write_pid_file (self, error);
 }
@@ -1896,6 +1968,7 @@ marina_machine_reattach_async (MarinaMachine *self, GAsyncReadyCallback callback
       return finish_reattach (self);
     }
   watch_qemu (self, qemu);
+  self->qemu_uid = marina_confinement_process_uid (pid);
   marina_qemu_connect_qmp_async (qemu, qmp, NULL, on_reattach_connected, g_object_ref (self));
 }
 

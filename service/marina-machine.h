@@ -20,6 +20,7 @@ MarinaMachine             *marina_machine_new             (MarinaManager       *
 const char                *marina_machine_get_object_path (MarinaMachine *self);
 const MarinaMachineConfig *marina_machine_get_config      (MarinaMachine *self);
 GPtrArray                 *marina_machine_get_access      (MarinaMachine *self);
+uid_t                      marina_machine_get_qemu_uid    (MarinaMachine *self);
 gboolean                   marina_machine_save_config     (MarinaMachine *self,
                                                            GError       **error);
 void                       marina_machine_reattach_async  (MarinaMachine      *self,

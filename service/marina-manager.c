@@ -61,6 +61,39 @@ marina_manager_get_authorizer (MarinaManager *self)
   return self->authorizer;
 }
 
+static gboolean
+qemu_uid_in_use (MarinaManager *self, uid_t uid)
+{
+  GHashTableIter iter;
+  gpointer machine;
+
+  if (getpwuid (uid) != NULL)
+    return TRUE;  /* an account of the host's, never ours to hand out */
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &machine))
+    if (marina_machine_get_qemu_uid (machine) == uid)
+      return TRUE;
+  return FALSE;
+}
+
+/* The lowest uid of Marina's range that no running QEMU has. */
+uid_t
+marina_manager_allocate_qemu_uid (MarinaManager *self, GError **error)
+{
+  const MarinaSettings *settings = self->settings;
+
+  for (guint i = 0; i < settings->qemu_uid_count; i++)
+    {
+      uid_t uid = settings->qemu_uid_base + i;
+      if (!qemu_uid_in_use (self, uid))
+        return uid;
+    }
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
+               "All %u uids for confined QEMUs (from %u, [qemu] uid-base and uid-count in "
+               "marina.conf) are taken", settings->qemu_uid_count, settings->qemu_uid_base);
+  return 0;
+}
+
 static MarinaMachine *
 machine_at_path (MarinaManager *self, const char *object_path)
 {

@@ -25,6 +25,9 @@ typedef struct {
   char *systemd_bus;           /* where systemd is reached; NULL: the system bus if it runs */
   guint script_timeout;        /* seconds an event script may run */
   gboolean enforce_access;     /* authorize callers (not on a session bus) */
+  gboolean confine_qemu;       /* each QEMU runs as a uid of its own */
+  guint qemu_uid_base;         /* the first of those uids */
+  guint qemu_uid_count;        /* how many there are */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -61,6 +64,8 @@ gboolean              marina_manager_check_cpu_reserve    (MarinaManager *self,
                                                            guint          reserve,
                                                            GError       **error);
 MarinaAuthorizer     *marina_manager_get_authorizer       (MarinaManager *self);
+uid_t                 marina_manager_allocate_qemu_uid    (MarinaManager *self,
+                                                           GError       **error);
 MarinaCgroups        *marina_manager_get_cgroups          (MarinaManager *self);
 void                  marina_manager_run_host_script      (MarinaManager      *self,
                                                            const char         *event,

@@ -98,9 +98,13 @@ on_pidfd_ready (int fd, GIOCondition condition, gpointer user_data)
 static void
 child_setup (gpointer user_data)
 {
+  const MarinaQemuIdentity *identity = user_data;
+
   /* A session of its own: a terminal's Ctrl+C or marinad's death must not
    * reach QEMU. */
   setsid ();
+  if (identity != NULL)
+    marina_qemu_identity_enter (identity);
 }
 
 static int
@@ -115,7 +119,8 @@ open_log (const char *log_path, GError **error)
 }
 
 MarinaQemu *
-marina_qemu_spawn (const char *const *argv, const char *log_path, GError **error)
+marina_qemu_spawn (const char *const *argv, const char *log_path,
+                   const MarinaQemuIdentity *identity, GError **error)
 {
   g_autoptr(MarinaQemu) self = g_object_new (MARINA_TYPE_QEMU, NULL);
   g_autoptr(GError) local_error = NULL;
@@ -128,7 +133,8 @@ marina_qemu_spawn (const char *const *argv, const char *log_path, GError **error
   null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   ok = g_spawn_async_with_pipes_and_fds (NULL, argv, NULL,
                                          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
-                                         child_setup, NULL, null_fd, log_fd, log_fd,
+                                         child_setup, (gpointer) identity,
+                                         null_fd, log_fd, log_fd,
                                          NULL, NULL, 0, &self->pid, NULL, NULL, NULL,
                                          &local_error);
   close (log_fd);

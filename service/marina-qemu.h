@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include "marina-qmp.h"
 
+#include "marina-confinement.h"
+
 G_BEGIN_DECLS
 
 #define MARINA_TYPE_QEMU (marina_qemu_get_type ())
@@ -11,6 +13,7 @@ G_DECLARE_FINAL_TYPE (MarinaQemu, marina_qemu, MARINA, QEMU, GObject)
 
 MarinaQemu *marina_qemu_spawn               (const char *const *argv,
                                              const char        *log_path,
+                                             const MarinaQemuIdentity *identity,
                                              GError           **error);
 MarinaQemu *marina_qemu_adopt               (GPid        pid,
                                              const char *log_path,
