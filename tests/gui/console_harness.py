@@ -6,6 +6,7 @@ The console is a real GTK application: the tests type into it with xdotool
 window actions through org.gtk.Actions, as any desktop would."""
 
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -52,7 +53,7 @@ class Xvfb:
 class Console:
     """One marina-console process and what it logs."""
 
-    def __init__(self, xvfb, bus, machine, directory, extra_args=(), extra_env=None):
+    def __init__(self, xvfb, bus, machine, directory, extra_args=(), extra_env=None, user=None):
         self.xvfb = xvfb
         self.bus = bus
         self.log_path = os.path.join(directory, f"console-{time.monotonic_ns()}.log")
@@ -64,8 +65,15 @@ class Console:
                    # the private bus stands in for it.
                    DBUS_SESSION_BUS_ADDRESS=bus.address, **(extra_env or {}))
         self.log_file = open(self.log_path, "w")
+        # As another user: setpriv with that user's uid and groups.
+        prefix = []
+        if user is not None:
+            account = pwd.getpwnam(user)
+            prefix = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
+                      "--init-groups"]
+            env["HOME"] = directory
         self.process = subprocess.Popen(
-            [CONSOLE, "--address", bus.address, *extra_args, machine],
+            prefix + [CONSOLE, "--address", bus.address, *extra_args, machine],
             env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
         self.connection = bus.connect()
         self._name = None
