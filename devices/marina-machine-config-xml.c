@@ -73,7 +73,7 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
     {
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
-                       "cdrom, boot-order, host-actions, cpu, scripts, access; only name is required)");
+                       "cdrom, boot-order, host-actions, cpu, scripts, access, remote-console; only name is required)");
     }
 }
 
@@ -491,6 +491,16 @@ read_access (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
   return TRUE;
 }
 
+static gboolean
+read_remote_console (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  g_autofree char *port = node_attribute (node, "port");
+
+  config->remote_console_listen = node_attribute (node, "listen");
+  config->remote_console_auth = node_attribute (node, "auth");
+  return parse_uint ("remote console port", port, &config->remote_console_port, error);
+}
+
 typedef gboolean (*ElementReader) (MarinaMachineConfig *config,
                                    xmlNodePtr           node,
                                    GError             **error);
@@ -514,6 +524,7 @@ static const struct {
   { "cpu", read_cpu },
   { "scripts", read_scripts },
   { "access", read_access },
+  { "remote-console", read_remote_console },
 };
 
 static gboolean
@@ -694,6 +705,23 @@ add_access (xmlNodePtr parent, GPtrArray *access)
     }
 }
 
+static void
+add_remote_console (xmlNodePtr parent, const MarinaMachineConfig *config)
+{
+  xmlNodePtr node;
+  g_autofree char *port = NULL;
+
+  if (config->remote_console_port == 0)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "remote-console", NULL);
+  port = g_strdup_printf ("%u", config->remote_console_port);
+  set_attribute (node, "port", port);
+  if (config->remote_console_listen)
+    set_attribute (node, "listen", config->remote_console_listen);
+  if (config->remote_console_auth)
+    set_attribute (node, "auth", config->remote_console_auth);
+}
+
 static xmlNodePtr
 build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
 {
@@ -717,6 +745,7 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   add_cpu (root, config);
   add_scripts (root, config->scripts);
   add_access (root, config->access);
+  add_remote_console (root, config);
   return root;
 }
 

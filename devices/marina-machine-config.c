@@ -78,6 +78,8 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->boot_order = g_strdupv (config->boot_order);
   copy->scripts = marina_scripts_copy (config->scripts);
   copy->access = marina_access_list_copy (config->access);
+  copy->remote_console_listen = g_strdup (config->remote_console_listen);
+  copy->remote_console_auth = g_strdup (config->remote_console_auth);
   return copy;
 }
 
@@ -96,6 +98,8 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_strfreev (config->boot_order);
   g_clear_pointer (&config->scripts, g_hash_table_unref);
   g_clear_pointer (&config->access, g_ptr_array_unref);
+  g_free (config->remote_console_listen);
+  g_free (config->remote_console_auth);
   g_free (config);
 }
 
@@ -160,6 +164,14 @@ scripts_equal (GHashTable *a, GHashTable *b)
   return TRUE;
 }
 
+static gboolean
+remote_console_differs (const MarinaMachineConfig *a, const MarinaMachineConfig *b)
+{
+  return a->remote_console_port != b->remote_console_port ||
+         g_strcmp0 (a->remote_console_listen, b->remote_console_listen) != 0 ||
+         g_strcmp0 (a->remote_console_auth, b->remote_console_auth) != 0;
+}
+
 gboolean
 marina_machine_config_equal (const MarinaMachineConfig *a,
                              const MarinaMachineConfig *b)
@@ -185,7 +197,8 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          a->cpu_maximum == b->cpu_maximum &&
          a->cpu_reserve == b->cpu_reserve &&
          scripts_equal (a->scripts, b->scripts) &&
-         marina_access_list_equal (a->access, b->access);
+         marina_access_list_equal (a->access, b->access) &&
+         !remote_console_differs (a, b);
 }
 
 /* Finds @string in @names; the error lists every name so that the caller
@@ -483,6 +496,31 @@ marina_validate_script_event (const char *const *events, const char *event, GErr
 }
 
 static gboolean
+validate_remote_console (const MarinaMachineConfig *config, GError **error)
+{
+  static const char *const auth_names[] = { "password", "sasl", NULL };
+  g_autoptr(GInetAddress) address = NULL;
+
+  if (config->remote_console_port == 0)
+    return TRUE;
+  if (config->remote_console_port < 5900 || config->remote_console_port > 65535)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "Remote console port %u is out of range: VNC ports are 5900 to 65535",
+                        config->remote_console_port), FALSE;
+  if (config->remote_console_listen != NULL &&
+      (address = g_inet_address_new_from_string (config->remote_console_listen)) == NULL)
+    {
+      g_autofree char *shown = g_strescape (config->remote_console_listen, NULL);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                          "Remote console address \"%s\" is not an IP address such as "
+                          "0.0.0.0, 192.0.2.7 or ::", shown), FALSE;
+    }
+  return config->remote_console_auth == NULL ||
+         validate_choice (auth_names, "remote console authentication",
+                          config->remote_console_auth, error);
+}
+
+static gboolean
 validate_scripts (GHashTable *scripts, GError **error)
 {
   GHashTableIter iter;
@@ -526,7 +564,8 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
          marina_validate_cpu_allocation (config->cpu_weight, config->cpu_maximum,
                                          config->cpu_reserve, error) &&
          validate_scripts (config->scripts, error) &&
-         marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, error);
+         marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, error) &&
+         validate_remote_console (config, error);
 }
 
 /* ---- CreateMachine options ---- */
@@ -770,6 +809,8 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "boot-disk";
   if (g_strcmp0 (a->cdrom, b->cdrom) != 0)
     return "cdrom";
+  if (remote_console_differs (a, b))
+    return "remote-console";
   return NULL;
 }
 

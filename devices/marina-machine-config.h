@@ -64,6 +64,11 @@ typedef struct {
   guint cpu_reserve;      /* reserve, 0 to 100 percent: admission-controlled */
   GHashTable *scripts;    /* event name → absolute path of the host script run on it;
                            * never NULL */
+  /* A direct TCP console (Virtual Server's VMRC over SSL): QEMU's VNC with
+   * TLS (x509) on this port, 0 for none. Local consoles need none of it. */
+  guint remote_console_port;    /* 5900 to 65535, or 0 */
+  char *remote_console_listen;  /* an IP address literal; NULL: 0.0.0.0 */
+  char *remote_console_auth;    /* "password" or "sasl"; NULL: password */
   GPtrArray *access;      /* of MarinaAccessEntry: who may use, configure or
                            * administer this machine besides root and polkit;
                            * never NULL */

@@ -232,15 +232,45 @@ add_guest_agent (GPtrArray *argv, const MarinaQemuRuntime *runtime)
                  "id=agent0");
 }
 
-/* No window and no listening VNC port: marinad hands VNC clients to QEMU
- * over QMP (getfd + add_client protocol=vnc). */
+/* "-vnc ADDRESS:DISPLAY,tls-creds=...,password=on": a remote console only
+ * ever speaks TLS. The address is an IP literal (validated), in brackets for
+ * IPv6 as QEMU wants. */
 static void
-add_display (GPtrArray *argv, const MarinaMachineConfig *config)
+add_remote_console (GPtrArray *argv, const MarinaMachineConfig *config,
+                    const MarinaQemuRuntime *runtime)
+{
+  GString *tls = options_new ("tls-creds-x509");
+  const char *listen = config->remote_console_listen ? config->remote_console_listen : "0.0.0.0";
+  GString *vnc = g_string_new (NULL);
+
+  append_option (tls, "id", "vnc-tls");
+  append_option (tls, "dir", runtime->console_tls_dir);
+  append_option (tls, "endpoint", "server");
+  append_option (tls, "verify-peer", "off");
+  add_option (argv, "-object", tls);
+  g_string_append_printf (vnc, strchr (listen, ':') ? "[%s]:%u" : "%s:%u", listen,
+                          config->remote_console_port - 5900);
+  append_option (vnc, "tls-creds", "vnc-tls");
+  append_option (vnc, g_strcmp0 (config->remote_console_auth, "sasl") == 0 ? "sasl" : "password",
+                 "on");
+  add_option (argv, "-vnc", vnc);
+}
+
+/* No window. Local VNC clients reach QEMU through marinad over QMP (getfd +
+ * add_client protocol=vnc, authentication skipped); a TCP port only when a
+ * remote console is configured. */
+static void
+add_display (GPtrArray *argv, const MarinaMachineConfig *config, const MarinaQemuRuntime *runtime)
 {
   add_arg (argv, "-display");
   add_arg (argv, "none");
-  add_arg (argv, "-vnc");
-  add_arg (argv, "none");
+  if (config->remote_console_port != 0 && runtime->console_tls_dir != NULL)
+    add_remote_console (argv, config, runtime);
+  else
+    {
+      add_arg (argv, "-vnc");
+      add_arg (argv, "none");
+    }
   add_arg (argv, "-device");
   add_arg (argv, config->profile == MARINA_PROFILE_LEGACY ? "cirrus-vga,id=video0"
                                                            : "VGA,id=video0");
@@ -447,7 +477,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
   add_identity (argv, config);
   add_machine (argv, config, runtime->accelerator);
   add_monitor (argv, runtime);
-  add_display (argv, config);
+  add_display (argv, config, runtime);
   add_usb (argv, config);
   if (!add_storage (argv, config, error))
     return NULL;

@@ -17,6 +17,8 @@ typedef struct {
   const char *serial_log_path;    /* receives the serial output too; NULL for none */
   const char *agent_socket_path;  /* QEMU listens here for the guest agent's port */
   gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
+  const char *console_tls_dir;    /* x509 files of a remote console (ca-cert.pem,
+                                   * server-cert.pem, server-key.pem) */
 } MarinaQemuRuntime;
 
 GStrv marina_qemu_command_line        (const MarinaMachineConfig *config,

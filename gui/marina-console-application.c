@@ -21,6 +21,9 @@ struct _MarinaConsoleApplication {
   gboolean fullscreen;
   gboolean print_frames;
   char *connect_url;
+  char *direct;         /* HOST:PORT of a direct TLS console */
+  char *password_file;
+  char *username;
   char **ssh_options;
   char *remote_console;
   gboolean stdio_bridge;
@@ -54,15 +57,42 @@ marina_console_application_startup (GApplication *application)
                                            accels[i].accels);
 }
 
+static MarinaConsoleSession *
+new_session (MarinaConsoleApplication *self)
+{
+  if (self->direct)
+    return marina_console_session_new_direct (self->direct);
+  return marina_console_session_new (self->connection, self->remote, self->machines[0]);
+}
+
+/* The password's first line: a file keeps it out of ps and the shell's history. */
+static char *
+read_password (MarinaConsoleApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  if (self->password_file == NULL)
+    return NULL;
+  if (!g_file_get_contents (self->password_file, &text, NULL, &error))
+    {
+      g_printerr ("--password-file: %s\n", error->message);
+      return NULL;
+    }
+  text[strcspn (text, "\r\n")] = '\0';
+  return text;
+}
+
 static void
 show_window (MarinaConsoleApplication *self)
 {
-  g_autoptr(MarinaConsoleSession) session = marina_console_session_new (self->connection,
-                                                                        self->remote,
-                                                                        self->machines[0]);
+  g_autoptr(MarinaConsoleSession) session = new_session (self);
+  g_autofree char *password = read_password (self);
   MarinaConsoleWindow *window =
     marina_console_window_new (GTK_APPLICATION (self), session,
                                self->serial ? MARINA_CONSOLE_SERIAL : MARINA_CONSOLE_DISPLAY);
+
+  marina_console_window_set_credentials (window, self->username, password);
 
   if (self->print_frames)
     marina_console_window_print_frames (window);
@@ -137,6 +167,8 @@ marina_console_application_activate (GApplication *application)
   g_autoptr(GError) error = NULL;
   g_autofree char *address = NULL;
 
+  if (self->direct)
+    return show_window (self);
   if (self->remote)
     return connect_remote (self);
   address = bus_address (self, &error);
@@ -216,6 +248,10 @@ marina_console_application_handle_local_options (GApplication *application,
     }
   if (self->stdio_bridge || (self->console_proxy && machine_given))
     return run_relay (self);
+  if (self->direct)
+    return machine_given || self->connect_url ? (g_printerr ("--direct names the console "
+                                                             "itself: give no machine\n"), 2)
+                                              : -1;
   if (!machine_given)
     {
       g_printerr ("Usage: marina-console [OPTION…] NAME|ID\n");
@@ -235,6 +271,9 @@ marina_console_application_finalize (GObject *object)
   g_clear_object (&self->remote);
   g_free (self->address);
   g_free (self->connect_url);
+  g_free (self->direct);
+  g_free (self->password_file);
+  g_free (self->username);
   g_strfreev (self->ssh_options);
   g_free (self->remote_console);
   g_strfreev (self->machines);
@@ -274,6 +313,13 @@ add_options (MarinaConsoleApplication *self)
     { "console-proxy", 0, 0, G_OPTION_ARG_NONE, &self->console_proxy,
       "Relay stdin and stdout to the machine's console (run by --connect on the remote host)",
       NULL },
+    { "direct", 0, 0, G_OPTION_ARG_STRING, &self->direct,
+      "Connect straight to a machine's TCP console (TLS with x509; the authority in "
+      "~/.pki/CA/cacert.pem)", "HOST:PORT" },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &self->password_file,
+      "Read the direct console's password from FILE", "FILE" },
+    { "username", 0, 0, G_OPTION_ARG_STRING, &self->username,
+      "The user name a SASL console asks for", "NAME" },
     { "print-frames", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->print_frames,
       "Print a line for each frame drawn (benchmarks)", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->machines, NULL, "NAME|ID" },

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "marina-console"
 #include "config.h"
 
+#include <unistd.h>
 #include <gio/gunixfdlist.h>
 
 #include "marina-console-session.h"
@@ -24,6 +25,7 @@ struct _MarinaConsoleSession {
   GObject parent_instance;
   GDBusConnection *connection;
   MarinaConsoleRemote *remote; /* NULL when marinad is on this host */
+  char *direct_address;     /* HOST:PORT of a direct TCP (TLS) console, or NULL */
   char *spec;               /* what the user asked for: a name or an id */
   char *path;               /* the machine's object path once found */
   MarinaDBusMachine *machine;
@@ -215,6 +217,7 @@ marina_console_session_finalize (GObject *object)
   g_clear_object (&self->connection);
   g_clear_object (&self->remote);
   g_free (self->spec);
+  g_free (self->direct_address);
   g_free (self->path);
   g_free (self->status);
   G_OBJECT_CLASS (marina_console_session_parent_class)->finalize (object);
@@ -283,6 +286,19 @@ marina_console_session_new (GDBusConnection *connection, MarinaConsoleRemote *re
   return self;
 }
 
+/* A console reached over TCP, QEMU's VNC with TLS (Virtual Server's VMRC):
+ * no bus, so no machine state and no machine actions. */
+MarinaConsoleSession *
+marina_console_session_new_direct (const char *address)
+{
+  MarinaConsoleSession *self = g_object_new (MARINA_TYPE_CONSOLE_SESSION, NULL);
+
+  self->direct_address = g_strdup (address);
+  self->spec = g_strdup (address);
+  self->status = g_strdup_printf ("Connecting to %s over TLS", address);
+  return self;
+}
+
 const char *
 marina_console_session_get_name (MarinaConsoleSession *self)
 {
@@ -308,6 +324,8 @@ marina_console_session_has_console (MarinaConsoleSession *self)
 {
   const char *state = marina_console_session_get_state (self);
 
+  if (self->direct_address)
+    return TRUE;
   return g_strcmp0 (state, "running") == 0 || g_strcmp0 (state, "paused") == 0;
 }
 
@@ -347,6 +365,37 @@ open_remote (MarinaConsoleSession *self, MarinaConsoleKind kind, GTask *task)
   g_object_unref (task);
 }
 
+static void
+on_direct_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) connection =
+    g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source), result, &error);
+
+  if (connection == NULL)
+    return g_task_return_error (task, g_steal_pointer (&error));
+  /* Our own copy: the connection object closes its fd when it goes. */
+  g_task_return_int (task, dup (g_socket_get_fd (g_socket_connection_get_socket (connection))));
+}
+
+static void
+open_direct (MarinaConsoleSession *self, MarinaConsoleKind kind, GCancellable *cancellable,
+             GTask *task)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  if (kind == MARINA_CONSOLE_SERIAL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "A direct console shows the screen only: the serial port is "
+                               "reached through marinad");
+      return g_object_unref (task);
+    }
+  g_socket_client_connect_to_host_async (client, self->direct_address, 5900, cancellable,
+                                         on_direct_connected, task);
+}
+
 /* A new socket to the machine's screen (RFB) or its first serial port. */
 void
 marina_console_session_open_async (MarinaConsoleSession *self, MarinaConsoleKind kind,
@@ -355,6 +404,8 @@ marina_console_session_open_async (MarinaConsoleSession *self, MarinaConsoleKind
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
+  if (self->direct_address)
+    return open_direct (self, kind, cancellable, task);
   if (self->machine == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "%s", self->status);
@@ -406,6 +457,13 @@ marina_console_session_call_async (MarinaConsoleSession *self, const char *metho
   GTask *task = g_task_new (self, NULL, callback, user_data);
   GVariant *parameters = NULL;
 
+  if (self->direct_address)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "Machine actions need marinad: this console is connected "
+                               "directly to the machine's screen");
+      return g_object_unref (task);
+    }
   if (self->machine == NULL)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "%s", self->status);

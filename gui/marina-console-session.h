@@ -19,6 +19,7 @@ typedef enum {
 MarinaConsoleSession *marina_console_session_new          (GDBusConnection     *connection,
                                                            MarinaConsoleRemote *remote,
                                                            const char          *machine);
+MarinaConsoleSession *marina_console_session_new_direct   (const char *address);
 const char           *marina_console_session_get_name     (MarinaConsoleSession *self);
 const char           *marina_console_session_get_state    (MarinaConsoleSession *self);
 const char           *marina_console_session_get_status   (MarinaConsoleSession *self);

@@ -214,6 +214,14 @@ reconnect_later (MarinaConsoleWindow *self)
                                            (GSourceOnceFunc) clear_reconnect_and_sync, self);
 }
 
+/* A direct TCP console asks for these; marinad's sockets never do. */
+void
+marina_console_window_set_credentials (MarinaConsoleWindow *self, const char *username,
+                                       const char *password)
+{
+  marina_vnc_display_set_credentials (self->display, username, password);
+}
+
 static void
 on_display_connected (MarinaConsoleWindow *self)
 {

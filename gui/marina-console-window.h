@@ -19,4 +19,8 @@ gboolean             marina_console_window_save_screenshot (MarinaConsoleWindow 
                                                             const char          *path,
                                                             GError             **error);
 
+void                 marina_console_window_set_credentials (MarinaConsoleWindow *self,
+                                                            const char          *username,
+                                                            const char          *password);
+
 G_END_DECLS

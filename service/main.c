@@ -174,6 +174,8 @@ make_settings (const Options *options, GError **error)
                            geteuid () == 0 && !options->session;
   settings->qemu_uid_base = keyfile_uint (keyfile, "qemu", "uid-base", 62000);
   settings->qemu_uid_count = keyfile_uint (keyfile, "qemu", "uid-count", 1000);
+  settings->console_tls_dir = keyfile_string (keyfile, "console", "tls-dir",
+                                              MARINA_SYSCONFDIR "/tls");
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);

@@ -62,6 +62,7 @@ static const struct {
   { MACHINE, "RemoveScript", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "GetAccess", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "SetAccess", MARINA_RIGHT_ADMINISTER },
+  { MACHINE, "SetConsolePassword", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "Remove", MARINA_RIGHT_ADMINISTER },
   { MACHINE, "Delete", MARINA_RIGHT_ADMINISTER },
   { JOB, "Wait", PUBLIC },

@@ -552,14 +552,18 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
   return self->qemu_uid;
 }
 
-#define MAX_GRANTS 4
+#define MAX_GRANTS 7
+
+/* QEMU's names for the files of an x509 server, in [console] tls-dir. */
+static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
 
 /* Fills @grants with what QEMU opens itself, its runtime folder (where it
  * makes its sockets) first; fds it is given (saved state, consoles) need
  * nothing. */
 static guint
-machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log)
+machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log, GStrv *tls)
 {
+  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
   guint n = 0;
 
   *serial_log = machine_file (self, "serial.log");
@@ -569,6 +573,12 @@ machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log)
     grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
   if (self->config->cdrom)
     grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
+  *tls = g_new0 (char *, G_N_ELEMENTS (tls_files) + 1);
+  for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
+    {
+      (*tls)[i] = g_build_filename (tls_dir, tls_files[i], NULL);
+      grants[n++] = (MarinaGrant) { (*tls)[i], FALSE };
+    }
   return n;
 }
 
@@ -577,11 +587,12 @@ release_confinement (MarinaMachine *self)
 {
   MarinaGrant grants[MAX_GRANTS];
   g_autofree char *serial_log = NULL;
+  g_auto(GStrv) tls = NULL;
   guint n;
 
   if (self->qemu_uid == 0)
     return;
-  n = machine_grants (self, grants, &serial_log);
+  n = machine_grants (self, grants, &serial_log, &tls);
   marina_confinement_revoke (self->qemu_uid, grants, n);
   self->qemu_uid = 0;
 }
@@ -592,13 +603,14 @@ prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError *
 {
   MarinaGrant grants[MAX_GRANTS];
   g_autofree char *serial_log = NULL;
+  g_auto(GStrv) tls = NULL;
   uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
   guint n;
 
   if (uid == 0)
     return FALSE;
   marina_qemu_identity_init (identity, uid);
-  n = machine_grants (self, grants, &serial_log);
+  n = machine_grants (self, grants, &serial_log, &tls);
   if (!marina_confinement_grant (uid, grants, n, error))
     return FALSE;
   self->qemu_uid = uid;
@@ -896,6 +908,77 @@ marina_machine_get_access (MarinaMachine *self)
   return self->config->access;
 }
 
+/* ---- remote console password ------------------------------------------------ */
+
+/* VNC authentication uses DES with an 8-byte key: longer passwords would be
+ * cut silently, so they are refused. */
+#define CONSOLE_PASSWORD_MAX 8
+
+static void
+on_console_password_set (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    log_event (self, "warning", "console", "the remote console password was not applied");
+}
+
+/* Hands QEMU the stored password (none stored: QEMU's VNC stays locked). */
+static void
+apply_console_password (MarinaMachine *self, const char *password)
+{
+  g_autofree char *path = machine_file (self, "console.password");
+  g_autofree char *stored = NULL;
+  g_autoptr(JsonObject) args = args_new ();
+
+  if (self->config->remote_console_port == 0 ||
+      g_strcmp0 (self->config->remote_console_auth, "sasl") == 0)
+    return;
+  if (password == NULL && !g_file_get_contents (path, &stored, NULL, NULL))
+    return;
+  json_object_set_string_member (args, "protocol", "vnc");
+  json_object_set_string_member (args, "password", password ? password : stored);
+  qmp_call (self, "set_password", args, -1, on_console_password_set, g_object_ref (self));
+}
+
+static gboolean
+validate_console_password (const char *password, GError **error)
+{
+  gsize length = strlen (password);
+
+  if (length == 0 || length > CONSOLE_PASSWORD_MAX)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "A console password has 1 to %d characters (VNC's limit), not %zu",
+                        CONSOLE_PASSWORD_MAX, length), FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isgraph (password[i]))
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                          "A console password holds printable ASCII characters only, "
+                          "without spaces"), FALSE;
+  return TRUE;
+}
+
+static gboolean
+handle_set_console_password (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                             const char *password)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autofree char *path = machine_file (self, "console.password");
+  GError *error = NULL;
+
+  if (!validate_console_password (password, &error) ||
+      !g_file_set_contents_full (path, password, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                 &error))
+    return return_error (invocation, error);
+  if (self->qemu != NULL && self->state != STATE_STARTING && self->state != STATE_RESTORING)
+    apply_console_password (self, password);
+  log_event (self, "info", "console", "remote console password changed");
+  marina_dbus_machine_complete_set_console_password (iface, invocation);
+  return TRUE;
+}
+
 /* ---- start and restore ----------------------------------------------------- */
 
 static const char *
@@ -925,6 +1008,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
     .serial_log_path = serial_log,
     .agent_socket_path = agent,
     .incoming = incoming,
+    .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -939,6 +1023,26 @@ write_pid_file (MarinaMachine *self, GError **error)
   return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
+/* A remote console speaks TLS only: without its certificates, say which
+ * files are missing rather than let QEMU fail on the first. */
+static gboolean
+check_remote_console_files (MarinaMachine *self, GError **error)
+{
+  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
+
+  for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
+    {
+      g_autofree char *path = g_build_filename (tls_dir, tls_files[i], NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                            "Machine '%s' has a remote console on port %u, which needs TLS "
+                            "certificates: %s is missing (put ca-cert.pem, server-cert.pem and "
+                            "server-key.pem in [console] tls-dir of marina.conf)",
+                            self->config->name, self->config->remote_console_port, path), FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -949,6 +1053,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
 
+  if (!check_remote_console_files (self, error))
+    return FALSE;
   /* This also checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, error);
   if (argv == NULL)
@@ -1196,6 +1302,7 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
   if (self->qemu != MARINA_QEMU (source))
     return;
   watch_qmp (self);
+  apply_console_password (self, NULL);
   if (self->state == STATE_RESTORING)
     start_incoming (self);
   else
@@ -2086,6 +2193,7 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_list_scripts = handle_list_scripts;
   iface->handle_get_access = handle_get_access;
   iface->handle_set_access = handle_set_access;
+  iface->handle_set_console_password = handle_set_console_password;
 }
 
 static void

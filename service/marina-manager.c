@@ -50,6 +50,7 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->cgroup_name);
   g_free (settings->systemd_bus);
   g_free (settings->metrics_socket);
+  g_free (settings->console_tls_dir);
   g_free (settings);
 }
 

@@ -28,6 +28,7 @@ typedef struct {
   gboolean confine_qemu;       /* each QEMU runs as a uid of its own */
   guint qemu_uid_base;         /* the first of those uids */
   guint qemu_uid_count;        /* how many there are */
+  char *console_tls_dir;       /* x509 files of remote consoles */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);

@@ -39,6 +39,8 @@ struct _MarinaVncDisplay {
   gboolean pressed[256];
   guint frames;
   guint request_id;
+  char *username;  /* for a direct console: SASL's user name, or NULL */
+  char *password;  /* for a direct console: its VNC password or SASL's, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (MarinaVncDisplay, marina_vnc_display, GTK_TYPE_WIDGET)
@@ -273,12 +275,92 @@ on_vnc_pointer_mode_changed (VncConnection *connection, gboolean absolute,
     marina_vnc_display_release_grab (self);
 }
 
-/* QEMU hands this socket over with authentication skipped: the bus already
- * decided who may see the console. */
+static gboolean
+offers (GValueArray *types, guint type)
+{
+  for (guint i = 0; i < types->n_values; i++)
+    if ((guint) g_value_get_enum (g_value_array_get_nth (types, i)) == type)
+      return TRUE;
+  return FALSE;
+}
+
+/* marinad hands its sockets over with authentication skipped: the bus
+ * already decided who may see the console. A direct TCP console offers
+ * only VeNCrypt, TLS with x509, and then a password or SASL. */
 static void
 on_vnc_auth_choose_type (VncConnection *connection, GValueArray *types, MarinaVncDisplay *self)
 {
-  vnc_connection_set_auth_type (connection, VNC_CONNECTION_AUTH_NONE);
+  if (offers (types, VNC_CONNECTION_AUTH_NONE))
+    vnc_connection_set_auth_type (connection, VNC_CONNECTION_AUTH_NONE);
+  else if (offers (types, VNC_CONNECTION_AUTH_VENCRYPT))
+    vnc_connection_set_auth_type (connection, VNC_CONNECTION_AUTH_VENCRYPT);
+  else
+    vnc_connection_set_auth_type (connection, VNC_CONNECTION_AUTH_VNC);
+}
+
+static void
+on_vnc_auth_choose_subtype (VncConnection *connection, guint type, GValueArray *subtypes,
+                            MarinaVncDisplay *self)
+{
+  static const guint preferred[] = { VNC_CONNECTION_AUTH_VENCRYPT_X509VNC,
+                                     VNC_CONNECTION_AUTH_VENCRYPT_X509SASL,
+                                     VNC_CONNECTION_AUTH_VENCRYPT_X509NONE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (preferred); i++)
+    if (offers (subtypes, preferred[i]))
+      {
+        vnc_connection_set_auth_subtype (connection, preferred[i]);
+        return;
+      }
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0,
+                 "The console does not offer TLS with certificates (x509): refusing to send "
+                 "a password in the clear");
+  vnc_connection_shutdown (connection);
+}
+
+/* CLIENTNAME makes gvnc load the x509 files: the authority from
+ * ~/.pki/CA/cacert.pem or SYSCONFDIR/pki/CA/cacert.pem, a client
+ * certificate from ~/.pki/marina-console/ when the server wants one. */
+static void
+on_vnc_auth_credential (VncConnection *connection, GValueArray *credentials,
+                        MarinaVncDisplay *self)
+{
+  for (guint i = 0; i < credentials->n_values; i++)
+    {
+      int credential = g_value_get_enum (g_value_array_get_nth (credentials, i));
+      const char *value = credential == VNC_CONNECTION_CREDENTIAL_PASSWORD ? self->password
+                        : credential == VNC_CONNECTION_CREDENTIAL_USERNAME ? self->username
+                        : "marina-console";
+      if (value == NULL)
+        {
+          g_signal_emit (self, signals[SIGNAL_ERROR], 0,
+                         credential == VNC_CONNECTION_CREDENTIAL_PASSWORD
+                           ? "The console asks for a password (--password-file)"
+                           : "The console asks for a user name (--username)");
+          vnc_connection_shutdown (connection);
+          return;
+        }
+      vnc_connection_set_credential (connection, credential, value);
+    }
+}
+
+static void
+on_vnc_auth_failure (VncConnection *connection, const char *reason, MarinaVncDisplay *self)
+{
+  g_autofree char *message = g_strdup_printf ("The console refused the login: %s", reason);
+
+  g_debug ("error: %s", message);
+  g_signal_emit (self, signals[SIGNAL_ERROR], 0, message);
+}
+
+void
+marina_vnc_display_set_credentials (MarinaVncDisplay *self, const char *username,
+                                    const char *password)
+{
+  g_free (self->username);
+  g_free (self->password);
+  self->username = g_strdup (username);
+  self->password = g_strdup (password);
 }
 
 static void
@@ -585,6 +667,8 @@ marina_vnc_display_dispose (GObject *object)
   drop_connection (self);
   g_clear_object (&self->frame);
   g_clear_object (&self->guest_cursor);
+  g_clear_pointer (&self->username, g_free);
+  g_clear_pointer (&self->password, g_free);
   G_OBJECT_CLASS (marina_vnc_display_parent_class)->dispose (object);
 }
 
@@ -688,6 +772,11 @@ connect_signals (MarinaVncDisplay *self)
                     G_CALLBACK (on_vnc_pointer_mode_changed), self);
   g_signal_connect (self->connection, "vnc-auth-choose-type",
                     G_CALLBACK (on_vnc_auth_choose_type), self);
+  g_signal_connect (self->connection, "vnc-auth-choose-subtype",
+                    G_CALLBACK (on_vnc_auth_choose_subtype), self);
+  g_signal_connect (self->connection, "vnc-auth-credential",
+                    G_CALLBACK (on_vnc_auth_credential), self);
+  g_signal_connect (self->connection, "vnc-auth-failure", G_CALLBACK (on_vnc_auth_failure), self);
   g_signal_connect (self->connection, "vnc-error", G_CALLBACK (on_vnc_error), self);
   g_signal_connect (self->connection, "vnc-disconnected", G_CALLBACK (on_vnc_disconnected), self);
 }

@@ -9,6 +9,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (MarinaVncDisplay, marina_vnc_display, MARINA, VNC_DISPLAY, GtkWidget)
 
 GtkWidget  *marina_vnc_display_new                (void);
+void        marina_vnc_display_set_credentials    (MarinaVncDisplay *self,
+                                                   const char       *username,
+                                                   const char       *password);
 gboolean    marina_vnc_display_open_fd            (MarinaVncDisplay *self,
                                                    int               fd,
                                                    GError          **error);

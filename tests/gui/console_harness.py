@@ -73,7 +73,8 @@ class Console:
                       "--init-groups"]
             env["HOME"] = directory
         self.process = subprocess.Popen(
-            prefix + [CONSOLE, "--address", bus.address, *extra_args, machine],
+            prefix + [CONSOLE, "--address", bus.address, *extra_args]
+            + ([machine] if machine is not None else []),
             env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
         self.connection = bus.connect()
         self._name = None

@@ -465,3 +465,48 @@ def call_as(user, bus, path, interface, method, signature=None, *args):
         raise CallerError(reply["error"], reply["message"])
     values = reply["result"]
     return values[0] if len(values) == 1 else values
+
+
+# ---- direct TCP consoles: x509 certificates for QEMU's VNC TLS ----
+
+def make_tls_dir(directory):
+    """A certificate authority and a server certificate for 127.0.0.1, in the
+    file names QEMU's tls-creds-x509 reads. Returns the folder."""
+    tls = os.path.join(directory, "tls")
+    os.makedirs(tls, exist_ok=True)
+
+    def path(name):
+        return os.path.join(tls, name)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    with open(path("ca.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    with open(path("server.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca-key.pem"),
+        "-out", path("ca-cert.pem"), "-days", "2", "-subj", "/CN=Marina test authority",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("server-key.pem"),
+        "-out", path("server.csr"), "-subj", "/CN=127.0.0.1")
+    run("x509", "-req", "-in", path("server.csr"), "-CA", path("ca-cert.pem"),
+        "-CAkey", path("ca-key.pem"), "-CAcreateserial", "-out", path("server-cert.pem"),
+        "-days", "2", "-extfile", path("server.ext"))
+    os.chmod(path("server-key.pem"), 0o600)
+    return tls
+
+
+def free_tcp_port(low=5900):
+    """A port at or above low that nothing listens on now (loopback only)."""
+    for port in range(low, low + 2000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
