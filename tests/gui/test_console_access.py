@@ -4,9 +4,8 @@ shown in the API's own words."""
 
 import pytest
 
-from conftest import _integration
 from console_harness import Console
-from marina_harness import Marinad, SystemLikeBus
+from marina_harness import Marinad, SystemLikeBus, kill_machines
 
 
 @pytest.fixture
@@ -15,7 +14,7 @@ def secured(workdir):
     service = Marinad(bus, workdir).start()
     yield service
     service.stop()
-    _integration._kill_machines(service)
+    kill_machines(service)
     bus.stop()
 
 

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from conftest import _integration
 from console_harness import Console
-from marina_harness import Marinad, free_tcp_port, make_tls_dir, wait_for_guest_shell
+from marina_harness import (Marinad, free_tcp_port, kill_machines, make_tls_dir,
+                            wait_for_guest_shell)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def vmrc(bus, workdir, disk, trusted_authority):
     wait_for_guest_shell(service, path)
     yield service, port
     service.stop()
-    _integration._kill_machines(service)
+    kill_machines(service)
 
 
 def password_file(workdir, name, text):

@@ -1,11 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-import os
-import signal
 
 import pytest
 
-from marina_harness import (Marinad, PrivateBus, build_guest, copy_image, make_temp_dir,
-                            pid_alive, remove_cgroups, remove_dir)
+from marina_harness import (Marinad, PrivateBus, build_guest, copy_image, kill_machines,
+                            make_temp_dir, remove_cgroups, remove_dir)
 
 
 @pytest.fixture(scope="session")
@@ -27,23 +25,12 @@ def bus(workdir):
     bus.stop()
 
 
-def _kill_machines(marinad):
-    """QEMU outlives marinad by design: a test must stop its own by pid."""
-    run_dir = os.path.join(marinad.state_dir, "run", "machines")
-    for root, _, files in os.walk(run_dir):
-        if "qemu.pid" in files:
-            with open(os.path.join(root, "qemu.pid")) as f:
-                pid = int(f.read().strip() or 0)
-            if pid > 0 and pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def marinad(bus, workdir):
     service = Marinad(bus, workdir).start()
     yield service
     service.stop()
-    _kill_machines(service)
+    kill_machines(service)
     remove_cgroups(service.cgroup_name)
     # Shown by pytest only when the test failed.
     print("---- marinad's log ----\n" + service.log())

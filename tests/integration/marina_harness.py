@@ -330,6 +330,17 @@ def _remove_cgroups_once(name):
     return left
 
 
+def kill_machines(marinad):
+    """QEMU outlives marinad by design: a test must stop its own by pid."""
+    run_dir = os.path.join(marinad.state_dir, "run", "machines")
+    for root, _, files in os.walk(run_dir):
+        if "qemu.pid" in files:
+            with open(os.path.join(root, "qemu.pid")) as f:
+                pid = int(f.read().strip() or 0)
+            if pid > 0 and pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def make_temp_dir():
     # Short paths: QEMU's Unix sockets live below it (108-byte limit).
     return tempfile.mkdtemp(prefix="mt-", dir="/tmp")

@@ -8,8 +8,7 @@ from gi.repository import GLib
 
 from marina_harness import (ERROR_PREFIX, JOB_IFACE, MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH,
                             CallerError, Marinad, Polkitd, SystemLikeBus, call_as,
-                            dbus_error_name)
-from conftest import _kill_machines
+                            dbus_error_name, kill_machines)
 
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 
@@ -32,7 +31,7 @@ def secured(system_bus, workdir):
     service = start_marinad(system_bus, workdir)
     yield service
     service.stop()
-    _kill_machines(service)
+    kill_machines(service)
     polkit.stop()
     print("---- marinad's log ----\n" + service.log())
 

@@ -9,7 +9,7 @@ import pytest
 from gi.repository import GLib
 
 from marina_harness import (ERROR_PREFIX, MACHINE_IFACE, Marinad, dbus_error_name,
-                            free_tcp_port, make_tls_dir)
+                            free_tcp_port, kill_machines, make_tls_dir)
 
 VENCRYPT = 19
 
@@ -35,8 +35,7 @@ def tls_marinad(bus, workdir):
     service = Marinad(bus, workdir, extra_conf=f"[console]\ntls-dir={tls}\n").start()
     yield service
     service.stop()
-    from conftest import _kill_machines
-    _kill_machines(service)
+    kill_machines(service)
     print("---- marinad's log ----\n" + service.log())
 
 
