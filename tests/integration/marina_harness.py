@@ -401,7 +401,8 @@ class Polkitd:
         self.installed = []
         policy = os.path.join(POLKIT_ACTIONS_DIR, POLICY_NAME)
         if not os.path.exists(policy):
-            shutil.copy(os.path.join(SOURCE_DIR, "service", "data", POLICY_NAME), policy)
+            # The merged policy (with its translations), as meson install puts it.
+            shutil.copy(os.path.join(BUILD_DIR, "service", "data", POLICY_NAME), policy)
             self.installed.append(policy)
         if rules:
             path = os.path.join(POLKIT_RULES_DIR, f"10-marina-test-{os.getpid()}.rules")
