@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "marina-authorizer.h"
@@ -312,7 +313,8 @@ describe_states (const MachineState *allowed, guint n_allowed)
   for (guint i = 0; i < n_allowed; i++)
     {
       if (i > 0)
-        g_string_append (text, i + 1 == n_allowed ? " or " : ", ");
+        /* Translators: between the states a method allows: "off, saved or paused" */
+        g_string_append (text, i + 1 == n_allowed ? C_("states", " or ") : C_("states", ", "));
       g_string_append (text, state_names[allowed[i]]);
     }
   return g_string_free (g_steal_pointer (&text), FALSE);
@@ -328,7 +330,9 @@ check_state_impl (MarinaMachine *self, const char *action, const MachineState *a
     return TRUE;
   wanted = describe_states (allowed, n_allowed);
   g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
-               "Machine '%s' is %s; %s needs it to be %s", self->config->name,
+               /* Translators: the states are the API's values (its State property) and
+                  the third %s a method: "Machine 'web' is off; Pause needs it to be running" */
+               _("Machine '%s' is %s; %s needs it to be %s"), self->config->name,
                state_names[self->state], action, wanted);
   return FALSE;
 }
@@ -435,7 +439,7 @@ get_qmp (MarinaMachine *self, GError **error)
   if (qmp == NULL || !marina_qmp_is_connected (qmp))
     {
       g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                   "Machine '%s' has no connection to its QEMU monitor", self->config->name);
+                   _("Machine '%s' has no connection to its QEMU monitor"), self->config->name);
       return NULL;
     }
   return qmp;
@@ -950,13 +954,13 @@ validate_console_password (const char *password, GError **error)
 
   if (length == 0 || length > CONSOLE_PASSWORD_MAX)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "A console password has 1 to %d characters (VNC's limit), not %zu",
+                        _("A console password has 1 to %d characters (VNC's limit), not %zu"),
                         CONSOLE_PASSWORD_MAX, length), FALSE;
   for (gsize i = 0; i < length; i++)
     if (!g_ascii_isgraph (password[i]))
       return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                          "A console password holds printable ASCII characters only, "
-                          "without spaces"), FALSE;
+                          _("A console password holds printable ASCII characters only, "
+                            "without spaces")), FALSE;
   return TRUE;
 }
 
@@ -1035,9 +1039,9 @@ check_remote_console_files (MarinaMachine *self, GError **error)
       g_autofree char *path = g_build_filename (tls_dir, tls_files[i], NULL);
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
         return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                            "Machine '%s' has a remote console on port %u, which needs TLS "
-                            "certificates: %s is missing (put ca-cert.pem, server-cert.pem and "
-                            "server-key.pem in [console] tls-dir of marina.conf)",
+                            _("Machine '%s' has a remote console on port %u, which needs TLS "
+                              "certificates: %s is missing (put ca-cert.pem, server-cert.pem and "
+                              "server-key.pem in [console] tls-dir of marina.conf)"),
                             self->config->name, self->config->remote_console_port, path), FALSE;
     }
   return TRUE;
@@ -1060,7 +1064,7 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   if (argv == NULL)
     return FALSE;
   if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create %s: %s",
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, _("Cannot create %s: %s"),
                         self->runtime_dir, g_strerror (errno)), FALSE;
   remove_runtime_files (self);
   /* Each run gets a fresh serial log; QEMU appends to it. */
@@ -1539,7 +1543,7 @@ handle_discard_saved_state (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
     return return_error (invocation, error);
   if (g_unlink (path) < 0 && errno != ENOENT)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
-                                                  "Cannot delete the saved state %s: %s",
+                                                  _("Cannot delete the saved state %s: %s"),
                                                   path, g_strerror (errno)));
   touch_machine_file (self, "saved.paused", FALSE);
   sync_saved_state (self);
@@ -1601,7 +1605,7 @@ parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, 
       if (!g_str_equal (key, "timeout") || !g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
         {
           g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                       "Unknown option '%s' of type '%s'; Shutdown knows timeout (u, seconds)",
+                       _("Unknown option '%s' of type '%s'; Shutdown knows timeout (u, seconds)"),
                        key, g_variant_get_type_string (value));
           g_variant_unref (value);
           return FALSE;
@@ -1610,7 +1614,7 @@ parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, 
     }
   if (*timeout == 0 || *timeout > 3600)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "A shutdown timeout of %u s is out of range; use 1 to 3600 seconds",
+                        _("A shutdown timeout of %u s is out of range; use 1 to 3600 seconds"),
                         *timeout), FALSE;
   return TRUE;
 }
@@ -1771,16 +1775,16 @@ check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GEr
 
   if (g_strcmp0 (config->id, self->config->id) != 0)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "The id of machine '%s' cannot change (it is %s, not %s)",
+                        _("The id of machine '%s' cannot change (it is %s, not %s)"),
                         self->config->name, self->config->id, config->id), FALSE;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager), error))
     return FALSE;
   /* SetConfig needs only configure; the list it would change needs full. */
   if (!marina_access_list_equal (config->access, self->config->access))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "The access list of machine '%s' changes only through "
-                        "Machine.SetAccess (which needs full access); leave <access> as "
-                        "GetConfig returned it", self->config->name), FALSE;
+                        _("The access list of machine '%s' changes only through "
+                          "Machine.SetAccess (which needs full access); leave <access> as "
+                          "GetConfig returned it"), self->config->name), FALSE;
   if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
     return FALSE;
   changed = self->state == STATE_OFF ? NULL
@@ -1892,7 +1896,7 @@ open_client (MarinaMachine *self, GDBusMethodInvocation *invocation, const char 
     return return_error (invocation, error);
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
-                                                  "Cannot make a socket: %s", g_strerror (errno)));
+                                                  _("Cannot make a socket: %s"), g_strerror (errno)));
   call = g_new0 (ClientCall, 1);
   call->self = g_object_ref (self);
   call->invocation = invocation;

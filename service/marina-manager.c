@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <unistd.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "marina-error.h"
@@ -90,8 +91,8 @@ marina_manager_allocate_qemu_uid (MarinaManager *self, GError **error)
         return uid;
     }
   g_set_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
-               "All %u uids for confined QEMUs (from %u, [qemu] uid-base and uid-count in "
-               "marina.conf) are taken", settings->qemu_uid_count, settings->qemu_uid_base);
+               _("All %u uids for confined QEMUs (from %u, [qemu] uid-base and uid-count in "
+                 "marina.conf) are taken"), settings->qemu_uid_count, settings->qemu_uid_base);
   return 0;
 }
 
@@ -204,7 +205,7 @@ marina_manager_check_name_free (MarinaManager *self, const char *name, const cha
       const MarinaMachineConfig *config = marina_machine_get_config (value);
       if (g_strcmp0 (config->id, except_id) != 0 && g_str_equal (config->name, name))
         return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                            "A machine named '%s' exists already (id %s); choose another name",
+                            _("A machine named '%s' exists already (id %s); choose another name"),
                             name, config->id), FALSE;
     }
   return TRUE;
@@ -339,7 +340,7 @@ make_machine_dir (MarinaManager *self, const char *id, GError **error)
 
   if (g_mkdir_with_parents (dir, 0750) < 0)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                        "Cannot create the machine directory %s: %s", dir,
+                        _("Cannot create the machine directory %s: %s"), dir,
                         g_strerror (errno)), FALSE;
   return TRUE;
 }
@@ -481,13 +482,13 @@ register_machine (MarinaManager *self, const char *config_path, GError **error)
 
   if (!g_path_is_absolute (config_path))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "'%s' is not an absolute path", config_path), NULL;
+                        _("'%s' is not an absolute path"), config_path), NULL;
   config = marina_machine_config_load_file (config_path, error);
   if (config == NULL)
     return NULL;
   if (g_hash_table_contains (self->machines, config->id))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                        "A machine with id %s is registered already", config->id), NULL;
+                        _("A machine with id %s is registered already"), config->id), NULL;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
       !link_registered_config (self, config, config_path, error))
@@ -561,7 +562,7 @@ handle_find_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation
 
   if (machine == NULL)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
-                                                  "No machine is named '%s' or has that id",
+                                                  _("No machine is named '%s' or has that id"),
                                                   name_or_id));
   marina_dbus_manager_complete_find_machine (iface, invocation,
                                              marina_machine_get_object_path (machine));

@@ -23,6 +23,23 @@ ERROR_PREFIX = BUS_NAME + ".Error."
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.environ.get("MARINA_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+
+# Tests compare messages with English text: whatever the developer's locale,
+# the programs under test speak English unless a test asks for GERMAN (po/de.po,
+# compiled into build/po, which MARINA_LOCALEDIR points the uninstalled programs at).
+# LC_ALL and LC_MESSAGES are emptied because they would override LANG.
+ENGLISH = {"LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+GERMAN = {"LANGUAGE": "de", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "de_DE.UTF-8",
+          "MARINA_LOCALEDIR": os.path.join(BUILD_DIR, "po")}
+
+
+def require_german():
+    """Fails (rather than passing in English) where GERMAN cannot work."""
+    catalogue = os.path.join(GERMAN["MARINA_LOCALEDIR"], "de", "LC_MESSAGES", "marina.mo")
+    assert os.path.exists(catalogue), f"{catalogue} is not built"
+    locales = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.split()
+    # Without the locale, setlocale() falls back to C and gettext ignores LANGUAGE.
+    assert "de_DE.utf8" in locales, "the de_DE.UTF-8 locale is missing: run .ci/setup"
 MARINAD = os.path.join(BUILD_DIR, "service", "marinad")
 
 
@@ -69,8 +86,9 @@ class PrivateBus:
 class Marinad:
     """The real service, with its own state directory and marina.conf."""
 
-    def __init__(self, bus, directory, accelerator="tcg", extra_conf=""):
+    def __init__(self, bus, directory, accelerator="tcg", extra_conf="", env=None):
         self.bus = bus
+        self.env = {**os.environ, **ENGLISH, **(env or {})}
         self.directory = directory
         self.state_dir = os.path.join(directory, "state")
         self.config = os.path.join(directory, "marina.conf")
@@ -91,7 +109,7 @@ class Marinad:
         self.process = subprocess.Popen(
             wrapper + [MARINAD, "--bus-address", self.bus.address, "--state-dir", self.state_dir,
              "--config", self.config],
-            stdout=log, stderr=subprocess.STDOUT)
+            stdout=log, stderr=subprocess.STDOUT, env=self.env)
         wait_until(self.has_name, 15, "marinad to own its bus name")
         return self
 
