@@ -25,3 +25,17 @@ marina_error_quark (void)
                                       G_N_ELEMENTS (marina_error_entries));
   return (GQuark) quark;
 }
+
+/* Sets an InvalidArgument error and returns FALSE, so that validators read
+ * as one line per rule. */
+gboolean
+marina_error_invalid (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (error, g_error_new_valist (MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                                                format, args));
+  va_end (args);
+  return FALSE;
+}
