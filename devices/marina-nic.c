@@ -92,6 +92,18 @@ marina_nic_list_find (GPtrArray *nics, const char *id)
   return NULL;
 }
 
+MarinaNic *
+marina_nic_list_find_mac (GPtrArray *nics, const char *mac)
+{
+  for (guint i = 0; i < nics->len; i++)
+    {
+      MarinaNic *nic = g_ptr_array_index (nics, i);
+      if (g_strcmp0 (nic->mac, mac) == 0)
+        return nic;
+    }
+  return NULL;
+}
+
 /* The lowest "nicN" not in use; NULL when the machine has all it may have. */
 char *
 marina_nic_list_free_id (GPtrArray *nics)

@@ -35,6 +35,8 @@ gboolean    marina_nic_list_equal       (GPtrArray *a,
                                          GPtrArray *b);
 MarinaNic  *marina_nic_list_find        (GPtrArray  *nics,
                                          const char *id);
+MarinaNic  *marina_nic_list_find_mac    (GPtrArray  *nics,
+                                         const char *mac);
 char       *marina_nic_list_free_id     (GPtrArray *nics);
 gboolean    marina_nic_list_validate    (GPtrArray *nics,
                                          GError   **error);

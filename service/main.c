@@ -171,6 +171,8 @@ make_settings (const Options *options, GError **error)
   /* On the session bus only its user can call us; elsewhere every call is
    * authorized (marina-authorizer.c). */
   settings->enforce_access = !options->session;
+  /* Bridges and taps need root; a session service gets QEMU's own NAT. */
+  settings->user_networking = options->session || geteuid () != 0;
   /* Only root can hand QEMU a uid of its own. */
   settings->confine_qemu = keyfile_bool (keyfile, "qemu", "confine", TRUE) &&
                            geteuid () == 0 && !options->session;

@@ -29,6 +29,8 @@ typedef struct {
   guint qemu_uid_base;         /* the first of those uids */
   guint qemu_uid_count;        /* how many there are */
   char *console_tls_dir;       /* x509 files of remote consoles */
+  gboolean user_networking;    /* no bridges or taps: QEMU's user-mode NAT only
+                                * (--session, or not root) */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -78,5 +80,21 @@ gboolean              marina_manager_check_name_free      (MarinaManager *self,
                                                            GError       **error);
 void                  marina_manager_forget_machine       (MarinaManager *self,
                                                            const char    *id);
+typedef struct _MarinaNetwork MarinaNetwork;
+MarinaNetwork        *marina_manager_get_network          (MarinaManager *self,
+                                                           const char    *id);
+void                  marina_manager_forget_network       (MarinaManager *self,
+                                                           const char    *id);
+gboolean              marina_manager_check_network_name_free (MarinaManager *self,
+                                                              const char    *name,
+                                                              const char    *except_id,
+                                                              GError       **error);
+GStrv                 marina_manager_network_users        (MarinaManager *self,
+                                                           const char    *id,
+                                                           gboolean       running_only);
+void                  marina_manager_refresh_network_users (MarinaManager *self);
+const char           *marina_manager_mac_owner            (MarinaManager *self,
+                                                           const char    *mac,
+                                                           const char    *except_id);
 
 G_END_DECLS
