@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
@@ -341,11 +343,38 @@ check_host_interface (MarinaNetwork *self, MarinaNetlink *netlink, gboolean forc
   return TRUE;
 }
 
+/* dnsmasq serves TFTP as "nobody": a root it cannot read fails every boot
+ * in silence, so say so here. */
+static gboolean
+check_pxe_root (MarinaNetwork *self, GError **error)
+{
+  const char *root = self->config->pxe_root;
+
+  if (root == NULL)
+    return TRUE;
+  if (!g_file_test (root, G_FILE_TEST_IS_DIR))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "The PXE root %s is not a directory", root), FALSE;
+  for (g_autofree char *dir = g_strdup (root); strlen (dir) > 1;)
+    {
+      GStatBuf st;
+      char *parent = g_path_get_dirname (dir);
+      if (g_stat (dir, &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+        log_event (self, "warning", "the PXE server (dnsmasq, as user nobody) cannot enter %s; "
+                   "make it and the files below it world-readable", dir);
+      g_free (dir);
+      dir = parent;
+    }
+  return TRUE;
+}
+
 static gboolean
 plumb (MarinaNetwork *self, MarinaNetlink *netlink, gboolean force, GError **error)
 {
   const MarinaNetworkConfig *config = self->config;
 
+  if (!check_pxe_root (self, error))
+    return FALSE;
   if (config->kind == MARINA_NETWORK_EXTERNAL &&
       !check_host_interface (self, netlink, force, error))
     return FALSE;

@@ -4,6 +4,7 @@ nftables, all inside network namespaces the tests make."""
 
 import os
 import re
+import shutil
 import signal
 import time
 
@@ -287,3 +288,132 @@ def test_refusals(marinad, disk, netns):
     start(marinad, other)
     message = expect_error("InvalidState", add_adapter, marinad, other)
     assert "turn it off" in message
+
+
+# ---- PXE ----
+
+def test_pxe_boot_from_the_networks_tftp_server(marinad, guest_image, workdir, netns):
+    """No disk at all: iPXE gets the guest's kernel and initrd from dnsmasq's TFTP."""
+    root = os.path.join(workdir, "tftp")
+    os.makedirs(root)
+    # dnsmasq serves TFTP as an unprivileged user: the files must be world-readable.
+    os.chmod(workdir, 0o755)
+    for name in ("vmlinuz", "initrd.img"):
+        shutil.copy(os.path.join(os.path.dirname(guest_image), name), root)
+    with open(os.path.join(root, "boot.ipxe"), "w") as f:
+        f.write("#!ipxe\nkernel vmlinuz console=ttyS0,115200 quiet\ninitrd initrd.img\nboot\n")
+    missing = expect_error("NotFound", create_network, marinad, "pxe", kind="host",
+                           address="10.98.0.1", pxe_root=root + "/nope", pxe_boot_file="boot.ipxe")
+    assert "nope" in missing
+    network = create_network(marinad, "pxe", kind="host", address="10.98.0.1",
+                             pxe_root=root, pxe_boot_file="boot.ipxe")
+    assert network_prop(marinad, network, "Pxe") == (root, "boot.ipxe")
+    machine = marinad.create("netboot", memory_mib=256, boot_order=["network"])
+    add_adapter(marinad, machine, network=network)
+    start(marinad, machine)
+    # The kernel that booted over the network runs the guest's init.
+    log = marinad.prop(machine, MACHINE_IFACE, "SerialLogPath")
+    wait_until(lambda: "MARINA-GUEST-READY" in read_file(log), 150, "the PXE-booted guest")
+    assert guest_address(marinad, machine).startswith("10.98.0.")
+
+
+# ---- external ----
+
+def test_external_network_bridges_a_host_interface(marinad, disk, netns):
+    """A veth plays the host's Ethernet card; a DHCP server on its far side
+    (another namespace) plays the office network."""
+    office = NetNs("mx")
+    try:
+        netns.run("ip", "link", "add", "eth9", "type", "veth", "peer", "name", "lan",
+                  "netns", office.name)
+        netns.run("ip", "link", "set", "eth9", "up")
+        office.run("ip", "addr", "add", "198.51.100.1/24", "dev", "lan")
+        office.run("ip", "link", "set", "lan", "up")
+        server = subprocess_in(office, ["dnsmasq", "--keep-in-foreground", "--port=0",
+                                        "--interface=lan", "--bind-interfaces", "--pid-file=",
+                                        "--dhcp-range=198.51.100.50,198.51.100.60,12h",
+                                        "--dhcp-leasefile=/dev/null"])
+        try:
+            network = create_network(marinad, "office", kind="external", host_interface="eth9")
+            bridge = network_prop(marinad, network, "Bridge")
+            assert f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout
+            machine = guest_on(marinad, disk, "bridged", network)
+            start(marinad, machine)
+            address = guest_address(marinad, machine)
+            assert in_range(address, "198.51.100.50", "198.51.100.60")
+            assert office.succeeds("ping", "-c", "1", "-W", "3", address)
+            marinad.machine(machine, "TurnOff")
+            marinad.wait_state(machine, "off")
+            network_call(marinad, network, "Stop", "a{sv}", {})
+            assert "master" not in netns.run("ip", "link", "show", "eth9").stdout
+        finally:
+            server.kill()
+            server.wait()
+    finally:
+        office.delete()
+
+
+def subprocess_in(namespace, command):
+    import subprocess
+    return subprocess.Popen(["ip", "netns", "exec", namespace.name] + command,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_external_network_keeps_the_hosts_only_connection(marinad, netns):
+    netns.run("ip", "link", "add", "eth8", "type", "veth", "peer", "name", "eth8p")
+    netns.run("ip", "addr", "add", "203.0.113.2/24", "dev", "eth8")
+    netns.run("ip", "link", "set", "eth8", "up")
+    netns.run("ip", "route", "add", "default", "via", "203.0.113.1")
+    message = expect_error("Busy", create_network, marinad, "uplink", kind="external",
+                           host_interface="eth8")
+    assert "only connection" in message and "force" in message
+    assert "master" not in netns.run("ip", "link", "show", "eth8").stdout
+    assert marinad.manager("ListNetworks") == []
+
+
+# ---- a session marinad: user-mode NAT only ----
+
+@pytest.fixture
+def session_marinad(bus, workdir):
+    service = Marinad(bus, workdir, session=True).start()
+    yield service
+    service.stop()
+    kill_machines(service)
+    print("---- marinad's log ----\n" + service.log())
+
+
+def test_session_marinad_offers_user_mode_nat(session_marinad, disk):
+    import socket
+    marinad = session_marinad
+    message = expect_error("InvalidArgument", create_network, marinad, "lab", kind="host")
+    assert "only the system service" in message
+    port = free_port()
+    network = create_network(marinad, "user", kind="nat", address="10.0.77.2", prefix=24,
+                             port_forwards=[f"tcp:{port}:7777"])
+    assert network_prop(marinad, network, "PortForwards") == [f"tcp:{port}:7777"]
+    machine = guest_on(marinad, disk, "user-nat", network)
+    start(marinad, machine)
+    assert in_range(guest_address(marinad, machine), "10.0.77.128", "10.0.77.254")
+    sock = open_serial(marinad, machine)
+    try:
+        serial_roundtrip(sock, "(while true; do echo MARINA-FWD | nc -l -p 7777; done) & "
+                               "echo LISTENING-$((2*3))", "LISTENING-6")
+    finally:
+        sock.close()
+
+    def answer():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                return b"MARINA-FWD" in conn.recv(100)
+        except OSError:
+            return False
+    wait_until(answer, 30, "the guest's answer through the port forward")
+    expect_error("InvalidState", marinad.machine, machine, "ConfigureNetworkAdapter", "sa{sv}",
+                 "nic0", {"network": GLib.Variant("o", "/")})
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
