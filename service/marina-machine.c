@@ -1044,32 +1044,20 @@ apply_adapter_options (MarinaMachine *self, MarinaNic *nic, GVariant *options, g
 static gboolean
 settle_mac (MarinaMachine *self, MarinaNic *nic, GError **error)
 {
-  const char *owner;
+  g_autofree char *normal = NULL;
 
-  if (nic->mac == NULL)
+  while (nic->mac == NULL)
     {
-      do
-        {
-          g_free (nic->mac);
-          nic->mac = marina_mac_generate ();
-        }
-      while (marina_manager_mac_owner (self->manager, nic->mac, NULL) != NULL ||
-             marina_nic_list_find_mac (self->config->nics, nic->mac) != NULL);
-      return TRUE;
+      nic->mac = marina_mac_generate ();
+      if (marina_manager_mac_owner (self->manager, nic->mac, NULL) != NULL ||
+          marina_nic_list_find_mac (self->config->nics, nic->mac) != NULL)
+        g_clear_pointer (&nic->mac, g_free);
     }
-  else
-    {
-      g_autofree char *normal = marina_mac_normalize (nic->mac, error);
-      if (normal == NULL)
-        return FALSE;
-      g_free (nic->mac);
-      nic->mac = g_steal_pointer (&normal);
-    }
-  owner = marina_manager_mac_owner (self->manager, nic->mac, NULL);
-  if (owner != NULL)
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                        "The MAC address %s belongs to an adapter of machine '%s' already; MAC "
-                        "addresses are unique on the host", nic->mac, owner), FALSE;
+  normal = marina_mac_normalize (nic->mac, error);
+  if (normal == NULL)
+    return FALSE;
+  g_free (nic->mac);
+  nic->mac = g_steal_pointer (&normal);
   return TRUE;
 }
 
@@ -1109,6 +1097,7 @@ handle_add_network_adapter (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
   id = g_strdup (nic->id);
   g_ptr_array_add (config->nics, g_steal_pointer (&nic));
   if (!marina_nic_list_validate (config->nics, &error) ||
+      !marina_manager_check_macs_free (self->manager, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);
   log_event (self, "info", "config", "network adapter added");
@@ -2090,6 +2079,7 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
 
   if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
+      !marina_manager_check_macs_free (self->manager, config, &error) ||
       !check_config_change (self, config, &error) || !check_cpu_change (self, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);

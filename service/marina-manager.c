@@ -375,6 +375,7 @@ create_machine (MarinaManager *self, MarinaMachineConfig *config, GError **error
 
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_manager_check_macs_free (self, config, error) ||
       !marina_machine_config_probe_formats (config, error) ||
       !make_machine_dir (self, config->id, error))
     return NULL;
@@ -923,6 +924,22 @@ marina_manager_mac_owner (MarinaManager *self, const char *mac, const char *exce
           return config->name;
     }
   return NULL;
+}
+
+gboolean
+marina_manager_check_macs_free (MarinaManager *self, const MarinaMachineConfig *config,
+                                GError **error)
+{
+  for (guint i = 0; i < config->nics->len; i++)
+    {
+      const char *mac = ((MarinaNic *) config->nics->pdata[i])->mac;
+      const char *owner = marina_manager_mac_owner (self, mac, config->id);
+      if (owner != NULL)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                            "The MAC address %s belongs to an adapter of machine '%s' already; "
+                            "MAC addresses are unique on the host", mac, owner), FALSE;
+    }
+  return TRUE;
 }
 
 /* The first 10.77.N.0/24 no other network of ours has. */

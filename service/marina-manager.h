@@ -6,6 +6,7 @@
 #include "marina-cgroups.h"
 #include "marina-job.h"
 #include "marina-metrics.h"
+#include "marina-machine-config.h"
 
 G_BEGIN_DECLS
 
@@ -93,6 +94,9 @@ GStrv                 marina_manager_network_users        (MarinaManager *self,
                                                            const char    *id,
                                                            gboolean       running_only);
 void                  marina_manager_refresh_network_users (MarinaManager *self);
+gboolean              marina_manager_check_macs_free      (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
 const char           *marina_manager_mac_owner            (MarinaManager *self,
                                                            const char    *mac,
                                                            const char    *except_id);
