@@ -172,12 +172,22 @@ def outside(netns):
 
 
 def test_nat_network_reaches_outside_masqueraded(marinad, disk, netns, outside):
-    network = create_network(marinad, "nat", kind="nat", address="10.90.0.1")
+    network = create_network(marinad, "nat", kind="nat", address="10.90.0.1",
+                             dns_servers=["10.90.0.53", "192.0.2.53"])
     table = "marina_" + network.rsplit("/", 1)[1][:8]
     assert netns.succeeds("nft", "list", "table", "ip", table)
+    assert network_prop(marinad, network, "Gateway") == "10.90.0.1"
     machine = guest_on(marinad, disk, "out", network)
     start(marinad, machine)
     guest_address(marinad, machine)
+    # What DHCP told the guest: the host as its router, the DNS servers given.
+    sock = open_serial(marinad, machine)
+    try:
+        serial_roundtrip(sock, "ip route | grep -q 'default via 10.90.0.1' && "
+                               "grep -q 192.0.2.53 /etc/resolv.conf && echo OFFERED-$((5*5))",
+                         "OFFERED-25")
+    finally:
+        sock.close()
     # The outside namespace has no route to 10.90.0.0/24: only masquerading
     # (the replies go to 192.0.2.1) lets the ping come back.
     assert guest_pings(marinad, machine, "192.0.2.2")
