@@ -789,6 +789,7 @@ replace_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error
   marina_machine_config_free (old);
   sync_config_properties (self);
   reapply_cpu_allocation (self, cpu_changed);
+  marina_manager_sync_disks (self->manager);
   return TRUE;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "marina-disks.h"
 #include "marina-error.h"
 #include "marina-event-log.h"
 #include "marina-machine.h"
@@ -30,6 +31,7 @@ struct _MarinaManager {
   MarinaAuthorizer *authorizer;
   GHashTable *scripts;  /* host event → script path */
   GHashTable *machines; /* id → MarinaMachine */
+  MarinaDisks *disks;
   guint next_job_id;
 };
 
@@ -51,6 +53,9 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->systemd_bus);
   g_free (settings->metrics_socket);
   g_free (settings->console_tls_dir);
+  g_free (settings->qemu_img);
+  g_free (settings->storage_dir);
+  g_strfreev (settings->storage_paths);
   g_free (settings);
 }
 
@@ -95,8 +100,8 @@ marina_manager_allocate_qemu_uid (MarinaManager *self, GError **error)
   return 0;
 }
 
-static MarinaMachine *
-machine_at_path (MarinaManager *self, const char *object_path)
+MarinaMachine *
+marina_manager_find_machine_path (MarinaManager *self, const char *object_path)
 {
   const char *prefix = MARINA_OBJECT_ROOT "/Machine/";
 
@@ -119,7 +124,7 @@ lookup_access (const char *object_path, char **description, gpointer user_data)
 
   if (job != NULL)
     object_path = marina_dbus_job_get_object (job);
-  machine = machine_at_path (self, object_path);
+  machine = marina_manager_find_machine_path (self, object_path);
   if (machine == NULL)
     return NULL;
   if (description)
@@ -286,17 +291,6 @@ marina_manager_get_cgroups (MarinaManager *self)
   return self->cgroups;
 }
 
-void
-marina_manager_forget_machine (MarinaManager *self, const char *id)
-{
-  g_autofree char *path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, id, NULL);
-
-  g_dbus_object_manager_server_unexport (self->object_manager, path);
-  g_hash_table_remove (self->machines, id);
-}
-
-/* ---- machines ------------------------------------------------------------------ */
-
 static GPtrArray *
 machines_as_array (MarinaManager *self)
 {
@@ -309,6 +303,28 @@ machines_as_array (MarinaManager *self)
     g_ptr_array_add (machines, value);
   return machines;
 }
+
+/* After a machine came, went or changed its configuration: its disks are
+ * known disks, attached to it. */
+void
+marina_manager_sync_disks (MarinaManager *self)
+{
+  g_autoptr(GPtrArray) machines = machines_as_array (self);
+
+  marina_disks_sync (self->disks, machines);
+}
+
+void
+marina_manager_forget_machine (MarinaManager *self, const char *id)
+{
+  g_autofree char *path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  g_hash_table_remove (self->machines, id);
+  marina_manager_sync_disks (self);
+}
+
+/* ---- machines ------------------------------------------------------------------ */
 
 static char *
 machine_dir_for (MarinaManager *self, const char *id)
@@ -329,6 +345,7 @@ add_machine (MarinaManager *self, MarinaMachineConfig *config, const char *confi
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_insert (self->machines, g_steal_pointer (&id), machine);
   marina_metrics_add_machine (self->metrics, marina_machine_get_metrics (machine));
+  marina_manager_sync_disks (self);
   return machine;
 }
 
@@ -637,6 +654,49 @@ handle_unwatch_metrics (MarinaDBusManager *iface, GDBusMethodInvocation *invocat
   return TRUE;
 }
 
+/* ---- disks ------------------------------------------------------------------------ */
+
+static gboolean
+handle_create_disk (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                    const char *path, GVariant *options)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GError *error = NULL;
+  MarinaJob *job = NULL;
+  MarinaDisk *disk = marina_disks_create (self->disks, path, options, &job, &error);
+
+  if (disk == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_create_disk (iface, invocation, marina_disk_get_object_path (disk),
+                                            marina_manager_add_job (self, job));
+  return TRUE;
+}
+
+static gboolean
+handle_import_disk (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                    const char *path)
+{
+  GError *error = NULL;
+  MarinaDisk *disk = marina_disks_import (MARINA_MANAGER (iface)->disks, path, &error);
+
+  if (disk == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_import_disk (iface, invocation, marina_disk_get_object_path (disk));
+  return TRUE;
+}
+
+static gboolean
+handle_list_disks (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GPtrArray) disks = marina_disks_list (MARINA_MANAGER (iface)->disks);
+  g_autofree const char **paths = g_new0 (const char *, disks->len + 1);
+
+  for (guint i = 0; i < disks->len; i++)
+    paths[i] = marina_disk_get_object_path (disks->pdata[i]);
+  marina_dbus_manager_complete_list_disks (iface, invocation, paths);
+  return TRUE;
+}
+
 /* ---- host event scripts ----------------------------------------------------------- */
 
 static char *
@@ -798,6 +858,9 @@ marina_manager_iface_init (MarinaDBusManagerIface *iface)
   iface->handle_stop_machines = handle_stop_machines;
   iface->handle_watch_metrics = handle_watch_metrics;
   iface->handle_unwatch_metrics = handle_unwatch_metrics;
+  iface->handle_create_disk = handle_create_disk;
+  iface->handle_import_disk = handle_import_disk;
+  iface->handle_list_disks = handle_list_disks;
 }
 
 /* ---- loading at start ------------------------------------------------------------ */
@@ -905,6 +968,7 @@ marina_manager_load_async (MarinaManager *self, GAsyncReadyCallback callback, gp
 
   load->task = g_task_new (self, NULL, callback, user_data);
   load->autostart = first_start_since_boot (self);
+  marina_disks_load (self->disks);
   load_machines (self);
   machines = machines_as_array (self);
   load->pending = machines->len + 1; /* +1: cannot finish while we loop */
@@ -944,6 +1008,8 @@ set_host_properties (MarinaManager *self)
   marina_dbus_manager_set_host_cpus (iface, g_get_num_processors ());
   marina_dbus_manager_set_default_accelerator (iface, self->settings->accelerator);
   marina_dbus_manager_set_state_directory (iface, self->settings->state_dir);
+  marina_dbus_manager_set_storage_directory (iface, self->settings->storage_dir);
+  marina_dbus_manager_set_storage_paths (iface, (const char *const *) self->settings->storage_paths);
 }
 
 static void
@@ -953,6 +1019,7 @@ marina_manager_finalize (GObject *object)
 
   g_clear_object (&self->metrics);
   g_hash_table_unref (self->machines);
+  g_clear_pointer (&self->disks, marina_disks_free);
   g_clear_object (&self->event_log);
   g_clear_object (&self->cgroups);
   g_clear_pointer (&self->scripts, g_hash_table_unref);
@@ -1000,6 +1067,7 @@ marina_manager_new (GDBusConnection *connection, MarinaSettings *settings)
   self->object_manager = g_dbus_object_manager_server_new (MARINA_OBJECT_ROOT);
   marina_dbus_object_skeleton_set_manager (object, MARINA_DBUS_MANAGER (self));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  self->disks = marina_disks_new (self, self->object_manager);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
   return self;
 }

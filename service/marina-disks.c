@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-disk"
+#include "config.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "marina-disk-creation.h"
+#include "marina-disks.h"
+#include "marina-error.h"
+#include "marina-machine.h"
+#include "marina-manager.h"
+#include "marina-storage.h"
+#include "marina-vhd.h"
+
+/* Every disk marinad knows, created, imported or named by a machine, is a
+ * Disk object with a stable id. The list survives restarts in
+ * STATE/disks.conf (one group per id: path, format, type), written
+ * atomically; the relations between disks (parent, in use as parent) and
+ * machines (attached to) are worked out again from the images and machine
+ * configurations whenever one of them changes. */
+
+#define REGISTRY_FILE "disks.conf"
+#define MAX_PARENT_DEPTH 64
+
+struct _MarinaDisks {
+  MarinaManager *manager;
+  GDBusObjectManagerServer *object_manager;
+  const MarinaSettings *settings;
+  char *registry_path;
+  GHashTable *disks;  /* id → MarinaDisk */
+};
+
+MarinaDisks *
+marina_disks_new (MarinaManager *manager, GDBusObjectManagerServer *object_manager)
+{
+  MarinaDisks *self = g_new0 (MarinaDisks, 1);
+
+  self->manager = manager;
+  self->object_manager = object_manager;
+  self->settings = marina_manager_get_settings (manager);
+  self->registry_path = g_build_filename (self->settings->state_dir, REGISTRY_FILE, NULL);
+  self->disks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  if (g_mkdir_with_parents (self->settings->storage_dir, 0750) != 0)
+    g_warning ("Cannot create the storage directory %s: %s", self->settings->storage_dir,
+               g_strerror (errno));
+  return self;
+}
+
+void
+marina_disks_free (MarinaDisks *self)
+{
+  g_hash_table_unref (self->disks);
+  g_free (self->registry_path);
+  g_free (self);
+}
+
+const char *const *
+marina_disks_get_roots (MarinaDisks *self)
+{
+  return (const char *const *) self->settings->storage_paths;
+}
+
+const char *
+marina_disks_get_qemu_img (MarinaDisks *self)
+{
+  return self->settings->qemu_img;
+}
+
+static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (marina_disk_get_path (*(MarinaDisk **) a),
+                    marina_disk_get_path (*(MarinaDisk **) b));
+}
+
+/* Sorted by path. */
+GPtrArray *
+marina_disks_list (MarinaDisks *self)
+{
+  GPtrArray *list = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer disk;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    g_ptr_array_add (list, disk);
+  g_ptr_array_sort (list, compare_paths);
+  return list;
+}
+
+MarinaDisk *
+marina_disks_find_path (MarinaDisks *self, const char *path)
+{
+  GHashTableIter iter;
+  gpointer disk;
+
+  if (path == NULL || *path == '\0')
+    return NULL;
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    if (g_str_equal (marina_disk_get_path (disk), path))
+      return disk;
+  return NULL;
+}
+
+MarinaDisk *
+marina_disks_lookup (MarinaDisks *self, const char *object_path)
+{
+  if (object_path == NULL || !g_str_has_prefix (object_path, MARINA_DISK_PATH_PREFIX))
+    return NULL;
+  return g_hash_table_lookup (self->disks, object_path + strlen (MARINA_DISK_PATH_PREFIX));
+}
+
+/* ---- the registry ------------------------------------------------------------- */
+
+static gboolean
+save_registry (MarinaDisks *self, GError **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GPtrArray) disks = marina_disks_list (self);
+  g_autofree char *text = NULL;
+
+  g_key_file_set_comment (keyfile, NULL, NULL,
+                          " The disks marinad knows, by id. Written by marinad.", NULL);
+  for (guint i = 0; i < disks->len; i++)
+    {
+      MarinaDisk *disk = disks->pdata[i];
+      if (marina_disk_is_busy (disk))
+        continue;  /* known for good once created */
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "path", marina_disk_get_path (disk));
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "format",
+                             marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)));
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "type",
+                             marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)));
+    }
+  text = g_key_file_to_data (keyfile, NULL, NULL);
+  return g_file_set_contents_full (self->registry_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                   0640, error);
+}
+
+static void
+store (MarinaDisks *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!save_registry (self, &error))
+    marina_manager_log (self->manager, "error", MARINA_MANAGER_PATH, "disk",
+                        "Cannot store the list of disks: %s", error->message);
+}
+
+static MarinaDisk *
+export_disk (MarinaDisks *self, const char *id, const char *path)
+{
+  MarinaDisk *disk = marina_disk_new (self, id, path);
+  g_autoptr(MarinaDBusObjectSkeleton) object =
+    marina_dbus_object_skeleton_new (marina_disk_get_object_path (disk));
+
+  marina_disk_refresh (disk, NULL);
+  marina_dbus_object_skeleton_set_disk (object, MARINA_DBUS_DISK (disk));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->disks, g_strdup (id), disk);
+  return disk;
+}
+
+static MarinaDisk *
+add_disk (MarinaDisks *self, const char *path)
+{
+  g_autofree char *id = marina_machine_id_new ();
+
+  return export_disk (self, id, path);
+}
+
+static void
+forget_disk (MarinaDisks *self, MarinaDisk *disk)
+{
+  g_autofree char *id = g_strdup (marina_disk_get_id (disk));
+
+  g_dbus_object_manager_server_unexport (self->object_manager, marina_disk_get_object_path (disk));
+  g_hash_table_remove (self->disks, id);
+}
+
+static void
+load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
+{
+  g_autofree char *path = g_key_file_get_string (keyfile, id, "path", NULL);
+  g_autofree char *format = g_key_file_get_string (keyfile, id, "format", NULL);
+  g_autofree char *type = g_key_file_get_string (keyfile, id, "type", NULL);
+  g_autoptr(GError) error = NULL;
+  MarinaDisk *disk;
+
+  if (path == NULL || !g_path_is_absolute (path) || g_hash_table_contains (self->disks, id))
+    return;
+  disk = export_disk (self, id, path);
+  if (marina_disk_refresh (disk, &error))
+    return;
+  /* Kept, so that a disk on a storage that is not mounted yet comes back. */
+  if (format)
+    marina_dbus_disk_set_format (MARINA_DBUS_DISK (disk), format);
+  if (type)
+    marina_dbus_disk_set_type_ (MARINA_DBUS_DISK (disk), type);
+  marina_manager_log (self->manager, "warning", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s cannot be read: %s", path, error->message);
+}
+
+void
+marina_disks_load (MarinaDisks *self)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  if (!g_key_file_load_from_file (keyfile, self->registry_path, G_KEY_FILE_NONE, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        marina_manager_log (self->manager, "error", MARINA_MANAGER_PATH, "disk",
+                            "Cannot read the list of disks %s: %s", self->registry_path,
+                            error->message);
+      return;
+    }
+  ids = g_key_file_get_groups (keyfile, NULL);
+  for (guint i = 0; ids[i]; i++)
+    load_entry (self, keyfile, ids[i]);
+  marina_disks_update_relations (self);
+}
+
+/* ---- relations ------------------------------------------------------------------ */
+
+static gboolean
+is_parent_of_any (MarinaDisks *self, MarinaDisk *parent)
+{
+  GHashTableIter iter;
+  gpointer disk;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    if (g_str_equal (marina_dbus_disk_get_parent_path (disk), marina_disk_get_path (parent)))
+      return TRUE;
+  return FALSE;
+}
+
+void
+marina_disks_update_relations (MarinaDisks *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MarinaDBusDisk *disk = value;
+      MarinaDisk *parent = marina_disks_find_path (self, marina_dbus_disk_get_parent_path (disk));
+      const char *parent_path = parent ? marina_disk_get_object_path (parent) : "/";
+
+      if (g_strcmp0 (marina_dbus_disk_get_parent (disk), parent_path) != 0)
+        marina_dbus_disk_set_parent (disk, parent_path);
+      if (marina_dbus_disk_get_in_use_as_parent (disk) != is_parent_of_any (self, value))
+        marina_dbus_disk_set_in_use_as_parent (disk, !marina_dbus_disk_get_in_use_as_parent (disk));
+    }
+}
+
+static void
+attach (GHashTable *attached, const char *path, const char *machine)
+{
+  GPtrArray *machines;
+
+  if (path == NULL || *path == '\0')
+    return;
+  machines = g_hash_table_lookup (attached, path);
+  if (machines == NULL)
+    {
+      machines = g_ptr_array_new ();
+      g_hash_table_insert (attached, (gpointer) path, machines);
+    }
+  g_ptr_array_add (machines, (gpointer) machine);
+}
+
+static void
+set_attached (MarinaDisk *disk, GPtrArray *machines)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+  const char *const *now = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (disk));
+
+  for (guint i = 0; machines && i < machines->len; i++)
+    g_ptr_array_add (paths, machines->pdata[i]);
+  g_ptr_array_add (paths, NULL);
+  if (now == NULL || !g_strv_equal (now, (const char *const *) paths->pdata))
+    marina_dbus_disk_set_attached_to (MARINA_DBUS_DISK (disk), (const char *const *) paths->pdata);
+}
+
+/**
+ * marina_disks_sync:
+ * @machines: every MarinaMachine
+ *
+ * Makes each machine's boot disk and CD/DVD image a known disk and sets
+ * every disk's AttachedTo.
+ */
+void
+marina_disks_sync (MarinaDisks *self, GPtrArray *machines)
+{
+  g_autoptr(GHashTable) attached = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                          (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  gpointer key, disk;
+  gboolean added = FALSE;
+
+  for (guint i = 0; i < machines->len; i++)
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (machines->pdata[i]);
+      const char *object_path = marina_machine_get_object_path (machines->pdata[i]);
+      attach (attached, config->boot_disk, object_path);
+      attach (attached, config->cdrom, object_path);
+    }
+  g_hash_table_iter_init (&iter, attached);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (marina_disks_find_path (self, key) == NULL && g_path_is_absolute (key))
+      {
+        add_disk (self, key);
+        added = TRUE;
+      }
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    set_attached (disk, g_hash_table_lookup (attached, marina_disk_get_path (disk)));
+  if (added)
+    {
+      store (self);
+      marina_disks_update_relations (self);
+    }
+}
+
+/* ---- import ------------------------------------------------------------------------ */
+
+static MarinaDisk *
+import_at_depth (MarinaDisks *self, const char *path, guint depth, GError **error)
+{
+  g_autofree char *resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), path,
+                                                               error);
+  g_autoptr(MarinaImageInfo) info = NULL;
+  MarinaDisk *known;
+  int fd;
+
+  if (resolved == NULL)
+    return NULL;
+  known = marina_disks_find_path (self, resolved);
+  if (known)
+    return known;
+  if (depth == MAX_PARENT_DEPTH)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "'%s' has more than %u parents (a loop?)", path, MAX_PARENT_DEPTH), NULL;
+  fd = marina_storage_open (resolved, error);
+  if (fd < 0)
+    return NULL;
+  info = marina_image_info_read_fd (fd, resolved, error);
+  close (fd);
+  if (info == NULL)
+    return NULL;
+  /* A differencing disk comes with its parents, which must be in storage too. */
+  if (info->parent_path && !import_at_depth (self, info->parent_path, depth + 1, error))
+    return g_prefix_error (error, "The parent of '%s': ", resolved), NULL;
+  return add_disk (self, resolved);
+}
+
+MarinaDisk *
+marina_disks_import (MarinaDisks *self, const char *path, GError **error)
+{
+  MarinaDisk *disk = import_at_depth (self, path, 0, error);
+
+  if (disk == NULL)
+    return NULL;
+  store (self);
+  marina_disks_update_relations (self);
+  marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s imported", marina_disk_get_path (disk));
+  return disk;
+}
+
+/* ---- delete -------------------------------------------------------------------------- */
+
+static char *
+children_of (MarinaDisks *self, MarinaDisk *parent)
+{
+  g_autoptr(GPtrArray) disks = marina_disks_list (self);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  for (guint i = 0; i < disks->len; i++)
+    if (g_str_equal (marina_dbus_disk_get_parent_path (disks->pdata[i]), marina_disk_get_path (parent)))
+      g_ptr_array_add (names, (gpointer) marina_disk_get_path (disks->pdata[i]));
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+static char *
+machine_names (MarinaDisks *self, const char *const *object_paths)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; object_paths[i]; i++)
+    {
+      MarinaMachine *machine = marina_manager_find_machine_path (self->manager, object_paths[i]);
+      g_ptr_array_add (names, g_strdup_printf ("'%s'", machine ? marina_machine_get_config (machine)->name
+                                                              : object_paths[i]));
+    }
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+static gboolean
+check_deletable (MarinaDisks *self, MarinaDisk *disk, GError **error)
+{
+  const char *const *attached = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (disk));
+  const char *path = marina_disk_get_path (disk);
+
+  if (marina_disk_is_busy (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is being created; cancel its job first", path), FALSE;
+  if (attached && attached[0])
+    {
+      g_autofree char *names = machine_names (self, attached);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                          "Disk '%s' is attached to the machine%s %s; take it out of their "
+                          "configuration first", path, attached[1] ? "s" : "", names), FALSE;
+    }
+  if (is_parent_of_any (self, disk))
+    {
+      g_autofree char *children = children_of (self, disk);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                          "Disk '%s' is the parent of %s; delete or merge those first", path,
+                          children), FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+unlink_image (MarinaDisks *self, const char *path, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), path,
+                                                               &local_error);
+
+  if (resolved == NULL && g_error_matches (local_error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND))
+    return TRUE;  /* gone already: only the object is left to forget */
+  if (resolved == NULL)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "Marina deletes only images in its storage folders: %s",
+                        local_error->message), FALSE;
+  if (g_unlink (resolved) != 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot delete '%s': %s",
+                        resolved, g_strerror (errno)), FALSE;
+  return TRUE;
+}
+
+gboolean
+marina_disks_delete (MarinaDisks *self, MarinaDisk *disk, GError **error)
+{
+  g_autofree char *path = g_strdup (marina_disk_get_path (disk));
+
+  if (!check_deletable (self, disk, error) || !unlink_image (self, path, error))
+    return FALSE;
+  marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s deleted", path);
+  forget_disk (self, disk);
+  store (self);
+  marina_disks_update_relations (self);
+  return TRUE;
+}
+
+/* ---- create ------------------------------------------------------------------------- */
+
+static const char *const create_options[] = { "format", "type", "size", "parent", NULL };
+static const char *const formats[] = { "vhd", "vhdx", "qcow2", "raw", NULL };
+static const char *const types[] = { "dynamic", "fixed", "differencing", NULL };
+
+static gboolean
+refuse (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+refuse (GError **error, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, message);
+  return FALSE;
+}
+
+static gboolean
+check_option_keys (GVariant *options, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) owned = value;
+      const char *wanted = g_str_equal (key, "size") ? "t" : "s";
+      if (!g_strv_contains (create_options, key))
+        return refuse (error, "CreateDisk has no option '%s'; it takes format, type, size and "
+                       "parent", key);
+      if (g_str_equal (key, "parent") && g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH))
+        continue;
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE (wanted)))
+        return refuse (error, "CreateDisk option '%s' must be of type '%s', not '%s'", key, wanted,
+                       g_variant_get_type_string (value));
+    }
+  return TRUE;
+}
+
+static gboolean
+check_choice (const char *what, const char *value, const char *const *choices, GError **error)
+{
+  g_autofree char *list = NULL;
+
+  if (g_strv_contains (choices, value))
+    return TRUE;
+  list = g_strjoinv (", ", (char **) choices);
+  return refuse (error, "Unknown disk %s '%s'; use one of %s", what, value, list);
+}
+
+/* The parent by object path or by path: it must be a readable image in storage. */
+static MarinaDisk *
+find_parent (MarinaDisks *self, const char *name, GError **error)
+{
+  MarinaDisk *disk;
+
+  if (g_variant_is_object_path (name) && g_str_has_prefix (name, MARINA_DISK_PATH_PREFIX))
+    {
+      disk = marina_disks_lookup (self, name);
+      if (disk == NULL)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                            "There is no disk %s to be the parent", name), NULL;
+      name = marina_disk_get_path (disk);
+    }
+  disk = marina_disks_import (self, name, error);
+  if (disk == NULL)
+    return g_prefix_error (error, "The parent disk: "), NULL;
+  if (marina_disk_is_busy (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "The parent disk '%s' is still being created", name), NULL;
+  return disk;
+}
+
+static gboolean
+check_size (const MarinaDiskSpec *spec, GError **error)
+{
+  if (spec->size == 0 && spec->parent_path == NULL)
+    return refuse (error, "A %s disk needs a size (option 'size', in bytes)", spec->type);
+  if (spec->size % 512 != 0)
+    return refuse (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 bytes (one "
+                   "sector)", spec->size);
+  if (g_str_equal (spec->format, "vhd") && spec->size > MARINA_VHD_MAX_SIZE)
+    return refuse (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " bytes); %"
+                   G_GUINT64_FORMAT " is too large: use vhdx or qcow2", MARINA_VHD_MAX_SIZE,
+                   spec->size);
+  return TRUE;
+}
+
+static gboolean
+check_format_and_type (const MarinaDiskSpec *spec, gboolean has_parent, GError **error)
+{
+  gboolean differencing = g_str_equal (spec->type, "differencing");
+
+  if (!check_choice ("format", spec->format, formats, error) ||
+      !check_choice ("type", spec->type, types, error))
+    return FALSE;
+  if (differencing && !g_str_equal (spec->format, "qcow2"))
+    return refuse (error, "QEMU cannot write differencing %s disks; make a qcow2 differencing "
+                   "disk (format qcow2), over a parent of any format", spec->format);
+  if (differencing && !has_parent)
+    return refuse (error, "A differencing disk needs a parent (option 'parent': a path or a "
+                   "Disk object path)");
+  if (!differencing && has_parent)
+    return refuse (error, "Only a differencing disk has a parent; set type to differencing");
+  if (g_str_equal (spec->format, "qcow2") && g_str_equal (spec->type, "fixed"))
+    return refuse (error, "qcow2 disks are dynamic or differencing; for a fixed disk use vhd or raw");
+  return TRUE;
+}
+
+static gboolean
+apply_parent (MarinaDisks *self, MarinaDiskSpec *spec, const char *name, GError **error)
+{
+  MarinaDisk *parent = find_parent (self, name, error);
+  guint64 parent_size;
+
+  if (parent == NULL)
+    return FALSE;
+  spec->parent_path = g_strdup (marina_disk_get_path (parent));
+  spec->parent_format = g_strdup (marina_dbus_disk_get_format (MARINA_DBUS_DISK (parent)));
+  parent_size = marina_dbus_disk_get_virtual_size (MARINA_DBUS_DISK (parent));
+  if (spec->size != 0 && spec->size < parent_size)
+    return refuse (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would be smaller "
+                   "than its parent '%s' (%" G_GUINT64_FORMAT " bytes)", spec->size,
+                   spec->parent_path, parent_size);
+  return TRUE;
+}
+
+static MarinaDiskSpec *
+make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **error)
+{
+  g_autoptr(MarinaDiskSpec) spec = g_new0 (MarinaDiskSpec, 1);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  g_autoptr(GVariant) parent = NULL;
+
+  spec->dir_fd = -1;
+  spec->qemu_img = g_strdup (self->settings->qemu_img);
+  if (!check_option_keys (options, error))
+    return NULL;
+  if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
+    spec->format = g_strdup ("vhd");
+  if (!g_variant_dict_lookup (&dict, "type", "s", &spec->type))
+    spec->type = g_strdup ("dynamic");
+  g_variant_dict_lookup (&dict, "size", "t", &spec->size);
+  parent = g_variant_dict_lookup_value (&dict, "parent", NULL);
+  if (!check_format_and_type (spec, parent != NULL, error) ||
+      (parent && !apply_parent (self, spec, g_variant_get_string (parent, NULL), error)) ||
+      !check_size (spec, error))
+    return NULL;
+  spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
+                                           &spec->name, error);
+  if (spec->path == NULL || marina_disks_find_path (self, spec->path))
+    return spec->path ? g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                                     "A disk is being created at '%s' already", spec->path), NULL
+                      : NULL;
+  return g_steal_pointer (&spec);
+}
+
+typedef struct {
+  MarinaDisks *disks;
+  MarinaDisk *disk;
+  MarinaJob *job;
+} Creating;
+
+static void
+on_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Creating *creating = user_data;
+  MarinaDisks *self = creating->disks;
+  MarinaDisk *disk = creating->disk;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_strdup (marina_disk_get_path (disk));
+
+  marina_disk_set_busy (disk, FALSE);
+  if (marina_disk_create_finish (result, &error))
+    {
+      marina_disk_refresh (disk, NULL);
+      store (self);
+      marina_disks_update_relations (self);
+      marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                          "Disk %s created", path);
+      marina_job_complete (creating->job, NULL, "created");
+    }
+  else
+    {
+      forget_disk (self, disk);
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "Disk %s not created: %s", path, error->message);
+      marina_job_complete (creating->job, error, NULL);
+    }
+  g_object_unref (disk);
+  g_object_unref (creating->job);
+  g_free (creating);
+}
+
+/* The new disk's object shows what was asked for until the image exists. */
+static void
+describe_new_disk (MarinaDisk *disk, const MarinaDiskSpec *spec)
+{
+  MarinaDBusDisk *iface = MARINA_DBUS_DISK (disk);
+
+  marina_dbus_disk_set_format (iface, spec->format);
+  marina_dbus_disk_set_type_ (iface, spec->type);
+  marina_dbus_disk_set_virtual_size (iface, spec->size);
+  marina_dbus_disk_set_parent_path (iface, spec->parent_path ? spec->parent_path : "");
+}
+
+MarinaDisk *
+marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
+                     GError **error)
+{
+  MarinaDiskSpec *spec = make_spec (self, path, options, error);
+  Creating *creating;
+
+  if (spec == NULL)
+    return NULL;
+  creating = g_new0 (Creating, 1);
+  creating->disks = self;
+  creating->disk = g_object_ref (add_disk (self, spec->path));
+  marina_disk_set_busy (creating->disk, TRUE);
+  describe_new_disk (creating->disk, spec);
+  creating->job = marina_job_new ("create-disk", marina_disk_get_object_path (creating->disk), TRUE);
+  *job = creating->job;
+  marina_disks_update_relations (self);
+  marina_disk_create_async (spec, creating->job, on_created, creating);
+  return creating->disk;
+}
