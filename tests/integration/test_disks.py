@@ -1,0 +1,295 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Virtual hard disks: CreateDisk with the real qemu-img, Disk objects, Inspect,
+Delete, storage confinement, and a machine booting from a disk Marina made."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from gi.repository import GLib
+
+from marina_harness import (BUS_NAME, ERROR_PREFIX, JOB_IFACE, dbus_error_name,
+                            variant_options, wait_for_guest_shell, wait_until)
+
+DISK_IFACE = BUS_NAME + ".Disk"
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def storage(marinad):
+    return os.path.join(marinad.state_dir, "disks")
+
+
+def create_disk(marinad, path, **options):
+    return marinad.manager("CreateDisk", "sa{sv}", path, variant_options(options))
+
+
+def create_and_wait(marinad, path, **options):
+    disk, job = create_disk(marinad, path, **options)
+    status = marinad.wait_job(job)
+    assert status[0] == "completed", status
+    return disk
+
+
+def disk_prop(marinad, disk, name):
+    return marinad.prop(disk, DISK_IFACE, name)
+
+
+def inspect(marinad, disk):
+    return marinad.call(disk, DISK_IFACE, "Inspect")
+
+
+def qemu_img_info(path, fmt):
+    out = subprocess.run(["qemu-img", "info", "-U", "--output=json", "-f", fmt, path],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out)
+
+
+def refused(call, error, *fragments):
+    with pytest.raises(GLib.Error) as info:
+        call()
+    assert dbus_error_name(info.value) == ERROR_PREFIX + error, info.value.message
+    for fragment in fragments:
+        assert fragment in info.value.message, info.value.message
+    return info.value.message
+
+
+# An odd size that is no whole number of CHS cylinders: without force_size
+# QEMU would round it down.
+ODD_SIZE = 10 * MIB + 7 * 512
+
+
+def test_dynamic_vhd_is_valid_with_its_exact_size(marinad):
+    path = os.path.join(storage(marinad), "dynamic.vhd")
+    disk = create_and_wait(marinad, path, format="vhd", type="dynamic", size=ODD_SIZE)
+
+    assert qemu_img_info(path, "vpc")["virtual-size"] == ODD_SIZE
+    assert disk_prop(marinad, disk, "Format") == "vhd"
+    assert disk_prop(marinad, disk, "Type") == "dynamic"
+    assert disk_prop(marinad, disk, "VirtualSize") == ODD_SIZE
+    assert disk_prop(marinad, disk, "Path") == path
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    entry = inspect(marinad, disk)["chain"][0]
+    assert entry["vhd-checksum-valid"] is True
+    assert entry["vhd-disk-type"] == "dynamic"
+    assert entry["vhd-current-size"] == ODD_SIZE
+    assert entry["vhd-creator-app"] == "qem2"
+    assert entry["vhd-geometry"] == "65535/16/255"
+    # The footer copy at the start and the one at the end agree.
+    with open(path, "rb") as f:
+        head = f.read(512)
+        f.seek(-512, os.SEEK_END)
+        assert f.read(512) == head
+
+
+def test_fixed_vhd_is_allocated_with_progress(marinad):
+    path = os.path.join(storage(marinad), "fixed.vhd")
+    disk, job = create_disk(marinad, path, format="vhd", type="fixed", size=64 * MIB + 512)
+    assert marinad.wait_job(job)[0] == "completed"
+
+    assert marinad.prop(job, JOB_IFACE, "Progress") == 1.0
+    assert os.path.getsize(path) == 64 * MIB + 512 + 512  # the data, then the footer
+    assert os.stat(path).st_blocks * 512 >= 64 * MIB  # really written, not sparse
+    assert qemu_img_info(path, "vpc")["virtual-size"] == 64 * MIB + 512
+    assert disk_prop(marinad, disk, "Type") == "fixed"
+    assert disk_prop(marinad, disk, "SizeOnHost") >= 64 * MIB
+    entry = inspect(marinad, disk)["chain"][0]
+    assert entry["vhd-checksum-valid"] is True
+    assert entry["vhd-disk-type"] == "fixed"
+    assert entry["vhd-current-size"] == 64 * MIB + 512
+
+
+def test_qcow2(marinad):
+    path = os.path.join(storage(marinad), "plain.qcow2")
+    disk = create_and_wait(marinad, path, format="qcow2", size=GIB)
+
+    info = qemu_img_info(path, "qcow2")
+    assert info["format"] == "qcow2" and info["virtual-size"] == GIB
+    subprocess.run(["qemu-img", "check", "-q", "-f", "qcow2", path], check=True)
+    assert disk_prop(marinad, disk, "Format") == "qcow2"
+    assert disk_prop(marinad, disk, "Type") == "dynamic"
+    assert disk_prop(marinad, disk, "Parent") == "/"
+    assert disk in marinad.manager("ListDisks")
+
+
+def test_differencing_qcow2_chain(marinad):
+    base_path = os.path.join(storage(marinad), "base.qcow2")
+    child_path = os.path.join(storage(marinad), "child.qcow2")
+    base = create_and_wait(marinad, base_path, format="qcow2", size=256 * MIB)
+    child = create_and_wait(marinad, child_path, format="qcow2", type="differencing", parent=base)
+
+    info = qemu_img_info(child_path, "qcow2")
+    assert info["full-backing-filename"] == base_path
+    assert info["virtual-size"] == 256 * MIB
+    assert disk_prop(marinad, child, "Type") == "differencing"
+    assert disk_prop(marinad, child, "Parent") == base
+    assert disk_prop(marinad, child, "ParentPath") == base_path
+    assert disk_prop(marinad, base, "InUseAsParent") is True
+    chain = inspect(marinad, child)["chain"]
+    assert [entry["path"] for entry in chain] == [child_path, base_path]
+    assert [entry["disk"] for entry in chain] == [child, base]
+
+    refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", "parent of", child_path)
+    marinad.call(child, DISK_IFACE, "Delete")
+    assert not os.path.exists(child_path)
+    assert child not in marinad.manager("ListDisks")
+    assert disk_prop(marinad, base, "InUseAsParent") is False
+    marinad.call(base, DISK_IFACE, "Delete")
+    assert not os.path.exists(base_path)
+
+
+def test_differencing_qcow2_over_vhd(marinad):
+    base_path = os.path.join(storage(marinad), "base.vhd")
+    child_path = os.path.join(storage(marinad), "over-vhd.qcow2")
+    base = create_and_wait(marinad, base_path, format="vhd", size=32 * MIB)
+    child = create_and_wait(marinad, child_path, format="qcow2", type="differencing",
+                            parent=base_path)
+
+    info = qemu_img_info(child_path, "qcow2")
+    assert info["backing-filename-format"] == "vpc"
+    assert info["virtual-size"] == 32 * MIB
+    chain = inspect(marinad, child)["chain"]
+    assert chain[1]["format"] == "vhd" and chain[1]["vhd-checksum-valid"] is True
+    assert disk_prop(marinad, child, "Parent") == base
+    # QEMU's VHD driver cannot write a differencing VHD: refused, saying what works.
+    refused(lambda: create_disk(marinad, os.path.join(storage(marinad), "child.vhd"),
+                                format="vhd", type="differencing", parent=base),
+            "InvalidArgument", "QEMU cannot write differencing vhd", "qcow2")
+
+
+def test_boot_from_a_differencing_child_of_a_qcow2_copy(marinad, disk, workdir):
+    base_path = os.path.join(storage(marinad), "guest.qcow2")
+    child_path = os.path.join(storage(marinad), "guest-child.qcow2")
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", disk(), base_path],
+                   check=True)
+    base = marinad.manager("ImportDisk", "s", base_path)
+    assert disk_prop(marinad, base, "Format") == "qcow2"
+    child = create_and_wait(marinad, child_path, format="qcow2", type="differencing",
+                            parent=base)
+    base_before = subprocess.run(["sha256sum", base_path], check=True, stdout=subprocess.PIPE,
+                                 text=True).stdout.split()[0]
+
+    machine = marinad.create("guest", memory_mib=128, boot_disk=child_path)
+    assert disk_prop(marinad, child, "AttachedTo") == [machine]
+    assert marinad.wait_job(marinad.machine(machine, "Start"))[0] == "completed"
+    wait_for_guest_shell(marinad, machine)
+
+    refused(lambda: marinad.call(child, DISK_IFACE, "Delete"), "Busy", "attached", "'guest'")
+    refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)
+    marinad.machine(machine, "TurnOff")
+    marinad.wait_state(machine, "off")
+    # The guest wrote to the child only.
+    assert subprocess.run(["sha256sum", base_path], check=True, stdout=subprocess.PIPE,
+                          text=True).stdout.split()[0] == base_before
+    assert os.path.getsize(child_path) > 200 * 1024
+
+
+def test_cancelled_fixed_creation_leaves_nothing(marinad):
+    path = os.path.join(storage(marinad), "big.vhd")
+    disk, job = create_disk(marinad, path, format="vhd", type="fixed", size=4 * GIB)
+
+    wait_until(lambda: marinad.prop(job, JOB_IFACE, "Progress") > 0, 60, "some progress")
+    marinad.call(job, JOB_IFACE, "Cancel")
+    assert marinad.wait_job(job)[0] == "cancelled"
+    assert os.listdir(storage(marinad)) == []
+    assert disk not in marinad.manager("ListDisks")
+    # The name is free again.
+    create_and_wait(marinad, path, format="vhd", size=MIB)
+
+
+def test_refusals(marinad, workdir):
+    directory = storage(marinad)
+    existing = os.path.join(directory, "existing.qcow2")
+    with open(existing, "w"):
+        pass
+
+    def create(name, **options):
+        return lambda: create_disk(marinad, os.path.join(directory, name), **options)
+
+    refused(create("existing.qcow2", format="qcow2", size=MIB), "Exists", "never overwrites")
+    refused(create("zero.vhd", size=0), "InvalidArgument", "needs a size")
+    refused(create("odd.vhd", size=MIB + 100), "InvalidArgument", "multiple of 512")
+    refused(create("huge.vhd", size=2041 * GIB), "InvalidArgument", "2040 GiB")
+    refused(create("key.vhd", size=MIB, colour="blue"), "InvalidArgument", "no option 'colour'")
+    refused(create("type.vhd", size="1M"), "InvalidArgument", "'size' must be of type 't'")
+    refused(create("linked.vhd", size=MIB, type="linked"), "InvalidArgument",
+            "Unknown disk type 'linked'")
+    refused(create("f.img", size=MIB, format="vmdk"), "InvalidArgument", "Unknown disk format")
+    refused(create("fixed.qcow2", size=MIB, format="qcow2", type="fixed"), "InvalidArgument",
+            "vhd or raw")
+    refused(create("orphan.qcow2", format="qcow2", type="differencing",
+                   parent=os.path.join(directory, "missing.qcow2")), "NotFound", "missing.qcow2")
+    refused(create("orphan.qcow2", format="qcow2", type="differencing"), "InvalidArgument",
+            "needs a parent")
+    refused(create("x.qcow2", format="qcow2", size=MIB, parent=existing), "InvalidArgument",
+            "Only a differencing disk")
+    assert sorted(os.listdir(directory)) == ["existing.qcow2"]
+
+
+def test_storage_confinement(marinad, workdir):
+    directory = storage(marinad)
+    shadow_link = os.path.join(directory, "shadow.vhd")
+    os.symlink("/etc/shadow", shadow_link)
+    os.symlink("/etc", os.path.join(directory, "etc"))
+    outside = os.path.join(workdir, "outside.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", outside, "1M"], check=True)
+    sneaky = os.path.join(directory, "sneaky.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "/etc/shadow", "-F", "raw",
+                    sneaky, "1M"], check=True)
+    shadow_before = os.stat("/etc/shadow")
+
+    refused(lambda: marinad.manager("ImportDisk", "s", shadow_link), "InvalidArgument",
+            "leads to '/etc/shadow'")
+    refused(lambda: create_disk(marinad, shadow_link, format="raw", size=MIB), "Exists",
+            "symbolic link")
+    refused(lambda: create_disk(marinad, os.path.join(directory, "etc", "shadow2"), format="raw",
+                                size=MIB), "InvalidArgument", "symbolic links out of them")
+    refused(lambda: create_disk(marinad, "/etc/marina-test.vhd", size=MIB), "InvalidArgument",
+            "outside Marina's storage folders", "[storage] paths=")
+    refused(lambda: marinad.manager("ImportDisk", "s", outside), "InvalidArgument", "outside")
+    refused(lambda: create_disk(marinad, os.path.join(directory, "c.qcow2"), format="qcow2",
+                                type="differencing", parent=outside), "InvalidArgument", "outside")
+    refused(lambda: marinad.manager("ImportDisk", "s", sneaky), "InvalidArgument",
+            "parent", "/etc/shadow")
+    after = os.stat("/etc/shadow")
+    assert (after.st_mtime_ns, after.st_size) == (shadow_before.st_mtime_ns, shadow_before.st_size)
+    assert not os.path.exists("/etc/marina-test.vhd") and not os.path.exists("/etc/shadow2")
+    assert marinad.manager("ListDisks") == []
+
+
+def test_extra_storage_paths(bus, workdir):
+    from marina_harness import Marinad
+    extra = os.path.join(workdir, "images")
+    os.mkdir(extra)
+    service = Marinad(bus, workdir, extra_conf=f"[storage]\npaths={extra}\n").start()
+    try:
+        assert extra in service.prop("/org/marinavm/Marina1/Manager",
+                                     BUS_NAME + ".Manager", "StoragePaths")
+        disk = create_and_wait(service, os.path.join(extra, "there.qcow2"), format="qcow2",
+                               size=MIB)
+        assert disk_prop(service, disk, "Path") == os.path.join(extra, "there.qcow2")
+    finally:
+        service.stop()
+
+
+def test_disks_survive_a_restart(marinad, disk):
+    made = create_and_wait(marinad, os.path.join(storage(marinad), "kept.vhd"), size=8 * MIB)
+    image = os.path.join(storage(marinad), "imported.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", image, "2M"], check=True)
+    imported = marinad.manager("ImportDisk", "s", image)
+    boot = disk()
+    machine = marinad.create("keeper", memory_mib=128, boot_disk=boot)
+    before = {path: (disk_prop(marinad, path, "Path"), disk_prop(marinad, path, "Format"),
+                     disk_prop(marinad, path, "VirtualSize"), disk_prop(marinad, path, "AttachedTo"))
+              for path in marinad.manager("ListDisks")}
+    assert {made, imported} <= set(before)
+    attached = [path for path, values in before.items() if values[0] == boot]
+    assert len(attached) == 1 and before[attached[0]][3] == [machine]
+
+    marinad.stop()
+    marinad.start()
+    after = {path: (disk_prop(marinad, path, "Path"), disk_prop(marinad, path, "Format"),
+                    disk_prop(marinad, path, "VirtualSize"), disk_prop(marinad, path, "AttachedTo"))
+             for path in marinad.manager("ListDisks")}
+    assert after == before
