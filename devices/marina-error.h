@@ -19,6 +19,9 @@ typedef enum {
 } MarinaError;
 
 #define MARINA_ERROR (marina_error_quark ())
-GQuark marina_error_quark (void);
+GQuark   marina_error_quark   (void);
+gboolean marina_error_invalid (GError    **error,
+                               const char *format,
+                               ...) G_GNUC_PRINTF (2, 3);
 
 G_END_DECLS

@@ -73,22 +73,6 @@ marina_vhd_checksum (const guint8 *data, gsize length, gsize checksum_offset)
   return ~sum;
 }
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError **error, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, message);
-  return FALSE;
-}
-
 static void
 copy_tag (char out[5], const guint8 *p)
 {
@@ -100,19 +84,19 @@ static gboolean
 check_footer (const MarinaVhdFooter *footer, guint32 computed, GError **error)
 {
   if (footer->checksum != computed)
-    return invalid (error, "the VHD footer's checksum is 0x%08x but its contents sum to 0x%08x: "
-                    "the footer is damaged", footer->checksum, computed);
+    return marina_error_invalid (error, "the VHD footer's checksum is 0x%08x but its contents sum to 0x%08x: "
+                                 "the footer is damaged", footer->checksum, computed);
   if (footer->disk_type != MARINA_VHD_TYPE_FIXED && footer->disk_type != MARINA_VHD_TYPE_DYNAMIC &&
       footer->disk_type != MARINA_VHD_TYPE_DIFFERENCING)
-    return invalid (error, "the VHD disk type %u is not fixed (2), dynamic (3) or "
-                    "differencing (4)", footer->disk_type);
+    return marina_error_invalid (error, "the VHD disk type %u is not fixed (2), dynamic (3) or "
+                                 "differencing (4)", footer->disk_type);
   if (footer->current_size == 0 || footer->current_size % 512 != 0)
-    return invalid (error, "the VHD's size of %" G_GUINT64_FORMAT " bytes is not a positive "
-                    "multiple of 512", footer->current_size);
+    return marina_error_invalid (error, "the VHD's size of %" G_GUINT64_FORMAT " bytes is not a positive "
+                                 "multiple of 512", footer->current_size);
   if ((footer->disk_type == MARINA_VHD_TYPE_FIXED) != (footer->data_offset == NO_DATA_OFFSET))
-    return invalid (error, "a %s VHD %s a dynamic header offset",
-                    marina_vhd_type_to_string (footer->disk_type),
-                    footer->disk_type == MARINA_VHD_TYPE_FIXED ? "must not have" : "needs");
+    return marina_error_invalid (error, "a %s VHD %s a dynamic header offset",
+                                 marina_vhd_type_to_string (footer->disk_type),
+                                 footer->disk_type == MARINA_VHD_TYPE_FIXED ? "must not have" : "needs");
   return TRUE;
 }
 
@@ -128,7 +112,7 @@ marina_vhd_footer_parse (const guint8 *data, gsize length, MarinaVhdFooter *foot
                          GError **error)
 {
   if (length < MARINA_VHD_FOOTER_SIZE || memcmp (data, "conectix", 8) != 0)
-    return invalid (error, "there is no VHD footer (cookie \"conectix\") in the last 512 bytes");
+    return marina_error_invalid (error, "there is no VHD footer (cookie \"conectix\") in the last 512 bytes");
   memset (footer, 0, sizeof *footer);
   footer->features = get_be32 (data + 8);
   footer->version = get_be32 (data + 12);
@@ -195,7 +179,7 @@ marina_vhd_dynamic_header_parse (const guint8 *data, gsize length,
 
   memset (header, 0, sizeof *header);
   if (length < MARINA_VHD_DYNAMIC_HEADER_SIZE || memcmp (data, "cxsparse", 8) != 0)
-    return invalid (error, "the VHD's dynamic header has no cookie \"cxsparse\"");
+    return marina_error_invalid (error, "the VHD's dynamic header has no cookie \"cxsparse\"");
   header->table_offset = get_be64 (data + 16);
   header->max_table_entries = get_be32 (data + 28);
   header->block_size = get_be32 (data + 32);
@@ -204,11 +188,11 @@ marina_vhd_dynamic_header_parse (const guint8 *data, gsize length,
   header->parent_timestamp = get_be32 (data + 56);
   computed = marina_vhd_checksum (data, MARINA_VHD_DYNAMIC_HEADER_SIZE, HEADER_CHECKSUM_OFFSET);
   if (header->checksum != computed)
-    return invalid (error, "the VHD dynamic header's checksum is 0x%08x but its contents sum "
-                    "to 0x%08x: the header is damaged", header->checksum, computed);
+    return marina_error_invalid (error, "the VHD dynamic header's checksum is 0x%08x but its contents sum "
+                                 "to 0x%08x: the header is damaged", header->checksum, computed);
   if (header->block_size < 512 || (header->block_size & (header->block_size - 1)) != 0)
-    return invalid (error, "the VHD's block size of %u bytes is not a power of two of at "
-                    "least 512", header->block_size);
+    return marina_error_invalid (error, "the VHD's block size of %u bytes is not a power of two of at "
+                                 "least 512", header->block_size);
   header->parent_name = parent_name_from_utf16be (data + 64);
   parse_locators (data, header);
   return TRUE;
@@ -321,8 +305,8 @@ read_dynamic_header (MarinaVhd *vhd, int fd, guint64 file_size, const char *name
   guint64 offset = vhd->footer.data_offset;
 
   if (offset > file_size || file_size - offset < MARINA_VHD_DYNAMIC_HEADER_SIZE + MARINA_VHD_FOOTER_SIZE)
-    return invalid (error, "%s: the VHD's dynamic header offset %" G_GUINT64_FORMAT
-                    " lies outside the file", name, offset);
+    return marina_error_invalid (error, "%s: the VHD's dynamic header offset %" G_GUINT64_FORMAT
+                                 " lies outside the file", name, offset);
   if (!read_exact (fd, offset, data, sizeof data, name, error))
     return FALSE;
   vhd->header = g_new0 (MarinaVhdDynamicHeader, 1);
@@ -351,7 +335,7 @@ marina_vhd_read_fd (int fd, const char *name, GError **error)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot read %s: %s", name,
                         g_strerror (errno)), NULL;
   if (st.st_size < MARINA_VHD_FOOTER_SIZE)
-    return invalid (error, "%s is too short to be a VHD", name), NULL;
+    return marina_error_invalid (error, "%s is too short to be a VHD", name), NULL;
   if (!read_exact (fd, (guint64) st.st_size - MARINA_VHD_FOOTER_SIZE, data, sizeof data, name,
                    error))
     return NULL;

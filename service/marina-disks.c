@@ -364,10 +364,11 @@ import_at_depth (MarinaDisks *self, const char *path, guint depth, GError **erro
 MarinaDisk *
 marina_disks_import (MarinaDisks *self, const char *path, GError **error)
 {
+  guint known = g_hash_table_size (self->disks);
   MarinaDisk *disk = import_at_depth (self, path, 0, error);
 
-  if (disk == NULL)
-    return NULL;
+  if (disk == NULL || g_hash_table_size (self->disks) == known)
+    return disk;
   store (self);
   marina_disks_update_relations (self);
   marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
@@ -472,22 +473,6 @@ static const char *const formats[] = { "vhd", "vhdx", "qcow2", "raw", NULL };
 static const char *const types[] = { "dynamic", "fixed", "differencing", NULL };
 
 static gboolean
-refuse (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-refuse (GError **error, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, message);
-  return FALSE;
-}
-
-static gboolean
 check_option_keys (GVariant *options, GError **error)
 {
   GVariantIter iter;
@@ -500,13 +485,13 @@ check_option_keys (GVariant *options, GError **error)
       g_autoptr(GVariant) owned = value;
       const char *wanted = g_str_equal (key, "size") ? "t" : "s";
       if (!g_strv_contains (create_options, key))
-        return refuse (error, "CreateDisk has no option '%s'; it takes format, type, size and "
-                       "parent", key);
+        return marina_error_invalid (error, "CreateDisk has no option '%s'; it takes format, type, size and "
+                                     "parent", key);
       if (g_str_equal (key, "parent") && g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH))
         continue;
       if (!g_variant_is_of_type (value, G_VARIANT_TYPE (wanted)))
-        return refuse (error, "CreateDisk option '%s' must be of type '%s', not '%s'", key, wanted,
-                       g_variant_get_type_string (value));
+        return marina_error_invalid (error, "CreateDisk option '%s' must be of type '%s', not '%s'", key, wanted,
+                                     g_variant_get_type_string (value));
     }
   return TRUE;
 }
@@ -519,7 +504,7 @@ check_choice (const char *what, const char *value, const char *const *choices, G
   if (g_strv_contains (choices, value))
     return TRUE;
   list = g_strjoinv (", ", (char **) choices);
-  return refuse (error, "Unknown disk %s '%s'; use one of %s", what, value, list);
+  return marina_error_invalid (error, "Unknown disk %s '%s'; use one of %s", what, value, list);
 }
 
 /* The parent by object path or by path: it must be a readable image in storage. */
@@ -549,14 +534,14 @@ static gboolean
 check_size (const MarinaDiskSpec *spec, GError **error)
 {
   if (spec->size == 0 && spec->parent_path == NULL)
-    return refuse (error, "A %s disk needs a size (option 'size', in bytes)", spec->type);
+    return marina_error_invalid (error, "A %s disk needs a size (option 'size', in bytes)", spec->type);
   if (spec->size % 512 != 0)
-    return refuse (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 bytes (one "
-                   "sector)", spec->size);
+    return marina_error_invalid (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 bytes (one "
+                                 "sector)", spec->size);
   if (g_str_equal (spec->format, "vhd") && spec->size > MARINA_VHD_MAX_SIZE)
-    return refuse (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " bytes); %"
-                   G_GUINT64_FORMAT " is too large: use vhdx or qcow2", MARINA_VHD_MAX_SIZE,
-                   spec->size);
+    return marina_error_invalid (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " bytes); %"
+                                 G_GUINT64_FORMAT " is too large: use vhdx or qcow2", MARINA_VHD_MAX_SIZE,
+                                 spec->size);
   return TRUE;
 }
 
@@ -569,15 +554,15 @@ check_format_and_type (const MarinaDiskSpec *spec, gboolean has_parent, GError *
       !check_choice ("type", spec->type, types, error))
     return FALSE;
   if (differencing && !g_str_equal (spec->format, "qcow2"))
-    return refuse (error, "QEMU cannot write differencing %s disks; make a qcow2 differencing "
-                   "disk (format qcow2), over a parent of any format", spec->format);
+    return marina_error_invalid (error, "QEMU cannot write differencing %s disks; make a qcow2 differencing "
+                                 "disk (format qcow2), over a parent of any format", spec->format);
   if (differencing && !has_parent)
-    return refuse (error, "A differencing disk needs a parent (option 'parent': a path or a "
-                   "Disk object path)");
+    return marina_error_invalid (error, "A differencing disk needs a parent (option 'parent': a path or a "
+                                 "Disk object path)");
   if (!differencing && has_parent)
-    return refuse (error, "Only a differencing disk has a parent; set type to differencing");
+    return marina_error_invalid (error, "Only a differencing disk has a parent; set type to differencing");
   if (g_str_equal (spec->format, "qcow2") && g_str_equal (spec->type, "fixed"))
-    return refuse (error, "qcow2 disks are dynamic or differencing; for a fixed disk use vhd or raw");
+    return marina_error_invalid (error, "qcow2 disks are dynamic or differencing; for a fixed disk use vhd or raw");
   return TRUE;
 }
 
@@ -593,9 +578,9 @@ apply_parent (MarinaDisks *self, MarinaDiskSpec *spec, const char *name, GError 
   spec->parent_format = g_strdup (marina_dbus_disk_get_format (MARINA_DBUS_DISK (parent)));
   parent_size = marina_dbus_disk_get_virtual_size (MARINA_DBUS_DISK (parent));
   if (spec->size != 0 && spec->size < parent_size)
-    return refuse (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would be smaller "
-                   "than its parent '%s' (%" G_GUINT64_FORMAT " bytes)", spec->size,
-                   spec->parent_path, parent_size);
+    return marina_error_invalid (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would be smaller "
+                                 "than its parent '%s' (%" G_GUINT64_FORMAT " bytes)", spec->size,
+                                 spec->parent_path, parent_size);
   return TRUE;
 }
 
