@@ -93,6 +93,10 @@ check_footer (const MarinaVhdFooter *footer, guint32 computed, GError **error)
   if (footer->current_size == 0 || footer->current_size % 512 != 0)
     return marina_error_invalid (error, "the VHD's size of %" G_GUINT64_FORMAT " bytes is not a positive "
                                  "multiple of 512", footer->current_size);
+  /* Readers that go by geometry (BIOSes of old guests) need all three. */
+  if (footer->cylinders == 0 || footer->heads == 0 || footer->sectors == 0)
+    return marina_error_invalid (error, "the VHD's CHS geometry %u/%u/%u has a zero in it",
+                                 footer->cylinders, footer->heads, footer->sectors);
   if ((footer->disk_type == MARINA_VHD_TYPE_FIXED) != (footer->data_offset == NO_DATA_OFFSET))
     return marina_error_invalid (error, "a %s VHD %s a dynamic header offset",
                                  marina_vhd_type_to_string (footer->disk_type),

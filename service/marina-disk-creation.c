@@ -33,6 +33,8 @@ marina_disk_spec_free (MarinaDiskSpec *spec)
   g_free (spec->type);
   g_free (spec->parent_path);
   g_free (spec->parent_format);
+  g_free (spec->source_path);
+  g_free (spec->source_format);
   if (spec->dir_fd >= 0)
     close (spec->dir_fd);
   g_free (spec->name);
@@ -77,6 +79,19 @@ is_fixed_copy (const MarinaDiskSpec *spec)
          (g_str_equal (spec->format, "vhd") || g_str_equal (spec->format, "raw"));
 }
 
+static void add_args (GPtrArray *argv, const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+static void
+add_args (GPtrArray *argv, const char *first, ...)
+{
+  va_list args;
+
+  va_start (args, first);
+  for (const char *arg = first; arg; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (args);
+}
+
 static void
 add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
 {
@@ -91,12 +106,8 @@ add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
       g_ptr_array_add (argv, g_strdup_printf ("subformat=%s", spec->type));
     }
   else if (spec->parent_path)
-    {
-      g_ptr_array_add (argv, g_strdup ("-b"));
-      g_ptr_array_add (argv, g_strdup (spec->parent_path));
-      g_ptr_array_add (argv, g_strdup ("-F"));
-      g_ptr_array_add (argv, g_strdup (marina_image_format_to_qemu (spec->parent_format)));
-    }
+    add_args (argv, "-b", spec->parent_path, "-F",
+              marina_image_format_to_qemu (spec->parent_format), NULL);
 }
 
 /* The qemu-img command line that writes @target. */
@@ -107,28 +118,30 @@ command_line (const MarinaDiskSpec *spec, const char *target)
   const char *driver = marina_image_format_to_qemu (spec->format);
 
   g_ptr_array_add (argv, g_strdup (spec->qemu_img));
-  if (is_fixed_copy (spec))
+  if (spec->source_path || is_fixed_copy (spec))
     {
-      g_ptr_array_add (argv, g_strdup ("convert"));
-      g_ptr_array_add (argv, g_strdup ("-p"));
-      g_ptr_array_add (argv, g_strdup ("-S"));
-      g_ptr_array_add (argv, g_strdup ("0"));
-      g_ptr_array_add (argv, g_strdup ("-O"));
-      g_ptr_array_add (argv, g_strdup (driver));
+      /* -S 0: a fixed disk has every sector written, zeros too. */
+      add_args (argv, "convert", "-p", NULL);
+      if (is_fixed_copy (spec))
+        add_args (argv, "-S", "0", NULL);
+      add_args (argv, "-O", driver, NULL);
       add_create_options (argv, spec);
-      g_ptr_array_add (argv, g_strdup ("--image-opts"));
-      g_ptr_array_add (argv, g_strdup_printf ("driver=null-co,size=%" G_GUINT64_FORMAT
-                                              ",read-zeroes=on", spec->size));
-      g_ptr_array_add (argv, g_strdup (target));
+      if (spec->source_path)
+        add_args (argv, "-f", marina_image_format_to_qemu (spec->source_format), spec->source_path,
+                  NULL);
+      else
+        {
+          g_ptr_array_add (argv, g_strdup ("--image-opts"));
+          g_ptr_array_add (argv, g_strdup_printf ("driver=null-co,size=%" G_GUINT64_FORMAT
+                                                  ",read-zeroes=on", spec->size));
+        }
+      add_args (argv, target, NULL);
     }
   else
     {
-      g_ptr_array_add (argv, g_strdup ("create"));
-      g_ptr_array_add (argv, g_strdup ("-q"));
-      g_ptr_array_add (argv, g_strdup ("-f"));
-      g_ptr_array_add (argv, g_strdup (driver));
+      add_args (argv, "create", "-q", "-f", driver, NULL);
       add_create_options (argv, spec);
-      g_ptr_array_add (argv, g_strdup (target));
+      add_args (argv, target, NULL);
       if (spec->size)
         g_ptr_array_add (argv, size_text (spec->size));
     }

@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* What CreateDisk was asked for, once checked. */
+/* What CreateDisk or Disk.Convert was asked for, once checked. */
 typedef struct {
   char *qemu_img;
   char *format;         /* vhd, vhdx, qcow2, raw */
@@ -13,6 +13,8 @@ typedef struct {
   guint64 size;         /* 0: the parent's (differencing only) */
   char *parent_path;    /* resolved; differencing only */
   char *parent_format;  /* Marina's name of the parent's format */
+  char *source_path;    /* Convert: the image (chain) to copy; NULL for a new, empty disk */
+  char *source_format;
   int dir_fd;           /* the new image's folder, resolved and open */
   char *name;           /* the new image's name in it */
   char *path;           /* the resolved path of the new image */

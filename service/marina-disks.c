@@ -32,6 +32,25 @@ struct _MarinaDisks {
   GHashTable *disks;  /* id → MarinaDisk */
 };
 
+/* A creation cut short by marinad's own end leaves its temporary file
+ * (".NAME.marina-XXXXXXXX", see marina-disk-creation.c); no image is ever
+ * named so, and no other marinad shares this folder. */
+static void
+remove_stale_temp_files (const char *dir)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr(GRegex) temp = g_regex_new ("^\\..+\\.marina-[0-9a-f]{8}$", 0, 0, NULL);
+  const char *name;
+
+  while (listing && (name = g_dir_read_name (listing)))
+    if (g_regex_match (temp, name, 0, NULL))
+      {
+        g_autofree char *path = g_build_filename (dir, name, NULL);
+        g_message ("Removing %s, left by a disk creation that did not finish", path);
+        g_unlink (path);
+      }
+}
+
 MarinaDisks *
 marina_disks_new (MarinaManager *manager, GDBusObjectManagerServer *object_manager)
 {
@@ -45,6 +64,7 @@ marina_disks_new (MarinaManager *manager, GDBusObjectManagerServer *object_manag
   if (g_mkdir_with_parents (self->settings->storage_dir, 0750) != 0)
     g_warning ("Cannot create the storage directory %s: %s", self->settings->storage_dir,
                g_strerror (errno));
+  remove_stale_temp_files (self->settings->storage_dir);
   return self;
 }
 

@@ -120,6 +120,10 @@ test_footer_refusals (void)
   expect_refused (data, "multiple of 512");
   make_footer (data, MARINA_VHD_TYPE_FIXED, 64 * MIB, 512);
   expect_refused (data, "must not have");
+  make_footer (data, MARINA_VHD_TYPE_FIXED, 64 * MIB, G_MAXUINT64);
+  data[58] = 0;  /* no heads */
+  seal (data, 512, 64);
+  expect_refused (data, "geometry 65535/0/255");
   make_footer (data, MARINA_VHD_TYPE_DYNAMIC, 64 * MIB, G_MAXUINT64);
   expect_refused (data, "needs");
 }
