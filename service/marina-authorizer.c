@@ -50,6 +50,7 @@ static const struct {
   { MANAGER, "ImportDisk", MARINA_RIGHT_CREATE },
   { MANAGER, "ListDisks", PUBLIC },
   { DISK, "Inspect", PUBLIC },
+  { DISK, "Convert", MARINA_RIGHT_CREATE },
   { DISK, "Delete", MARINA_RIGHT_CREATE },
   { MACHINE, "Start", MARINA_RIGHT_USE },
   { MACHINE, "Pause", MARINA_RIGHT_USE },

@@ -16,8 +16,6 @@
  * changes; Inspect asks qemu-img for the whole chain and adds what the VHD
  * footer and dynamic header say. */
 
-#define MAX_CHAIN_DEPTH 64
-
 struct _MarinaDisk {
   MarinaDBusDiskSkeleton parent_instance;
   MarinaDisks *owner;  /* not a reference: the owner outlives its disks' exports */
@@ -89,38 +87,6 @@ marina_disk_refresh (MarinaDisk *self, GError **error)
 }
 
 /* ---- Inspect ----------------------------------------------------------------- */
-
-/* Before qemu-img follows a chain, every image in it must lie in a storage
- * folder: a qcow2 naming /etc/shadow as its backing file must not make a
- * root service open it. */
-static gboolean
-check_chain_confined (MarinaDisk *self, GError **error)
-{
-  g_autofree char *path = g_strdup (marina_disk_get_path (self));
-
-  for (guint depth = 0; path != NULL; depth++)
-    {
-      g_autofree char *resolved = NULL;
-      g_autoptr(MarinaImageInfo) info = NULL;
-
-      if (depth == MAX_CHAIN_DEPTH)
-        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                            "The chain of '%s' is more than %u images deep (a loop?)",
-                            marina_disk_get_path (self), MAX_CHAIN_DEPTH), FALSE;
-      /* The disk itself may be a machine's, outside storage; its parents may not. */
-      if (depth > 0 &&
-          !(resolved = marina_storage_resolve_existing (marina_disks_get_roots (self->owner), path,
-                                                        error)))
-        return g_prefix_error (error, "The parent of a disk in the chain of '%s': ",
-                               marina_disk_get_path (self)), FALSE;
-      info = marina_image_info_read (path, error);
-      if (info == NULL)
-        return FALSE;
-      g_free (path);
-      path = g_steal_pointer (&info->parent_path);
-    }
-  return TRUE;
-}
 
 static void
 add_vhd_details (GVariantDict *entry, const char *path)
@@ -269,7 +235,7 @@ handle_inspect (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation)
   if (self->busy)
     error = g_error_new (MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is still being created",
                          marina_disk_get_path (self));
-  else if (check_chain_confined (self, &error))
+  else if (marina_disks_check_chain (self->owner, marina_disk_get_path (self), &error))
     process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                                  &error);
   if (process == NULL)
@@ -297,10 +263,26 @@ handle_delete (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation)
   return TRUE;
 }
 
+static gboolean
+handle_convert (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, const char *path,
+                GVariant *options)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  MarinaJob *job = NULL;
+  GError *error = NULL;
+
+  if (!marina_disks_convert (self->owner, self, path, options, &job, &error))
+    g_dbus_method_invocation_take_error (invocation, error);
+  else
+    marina_dbus_disk_complete_convert (iface, invocation, marina_disks_add_job (self->owner, job));
+  return TRUE;
+}
+
 static void
 marina_disk_iface_init (MarinaDBusDiskIface *iface)
 {
   iface->handle_inspect = handle_inspect;
+  iface->handle_convert = handle_convert;
   iface->handle_delete = handle_delete;
 }
 

@@ -82,6 +82,13 @@ marina_disks_get_roots (MarinaDisks *self)
   return (const char *const *) self->settings->storage_paths;
 }
 
+/* Publishes a job of a disk's; returns its object path. */
+const char *
+marina_disks_add_job (MarinaDisks *self, MarinaJob *job)
+{
+  return marina_manager_add_job (self->manager, job);
+}
+
 const char *
 marina_disks_get_qemu_img (MarinaDisks *self)
 {
@@ -347,6 +354,41 @@ marina_disks_sync (MarinaDisks *self, GPtrArray *machines)
       store (self);
       marina_disks_update_relations (self);
     }
+}
+
+/**
+ * marina_disks_check_chain:
+ * @path: a disk (which may be a machine's, outside storage)
+ *
+ * Before qemu-img follows a chain, every parent in it must lie in a storage
+ * folder: a qcow2 naming /etc/shadow as its backing file must not make a
+ * root service open it.
+ */
+gboolean
+marina_disks_check_chain (MarinaDisks *self, const char *path, GError **error)
+{
+  g_autofree char *current = g_strdup (path);
+
+  for (guint depth = 0; current != NULL; depth++)
+    {
+      g_autofree char *resolved = NULL;
+      g_autoptr(MarinaImageInfo) info = NULL;
+
+      if (depth == MAX_PARENT_DEPTH)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                            "The chain of '%s' is more than %u images deep (a loop?)", path,
+                            MAX_PARENT_DEPTH), FALSE;
+      if (depth > 0 &&
+          !(resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), current,
+                                                        error)))
+        return g_prefix_error (error, "A parent in the chain of '%s': ", path), FALSE;
+      info = marina_image_info_read (current, error);
+      if (info == NULL)
+        return FALSE;
+      g_free (current);
+      current = g_steal_pointer (&info->parent_path);
+    }
+  return TRUE;
 }
 
 /* ---- import ------------------------------------------------------------------------ */
@@ -683,23 +725,125 @@ describe_new_disk (MarinaDisk *disk, const MarinaDiskSpec *spec)
   marina_dbus_disk_set_parent_path (iface, spec->parent_path ? spec->parent_path : "");
 }
 
+/* The new disk is on the bus, busy, while its job runs. Takes @spec. */
+static MarinaDisk *
+start_creation (MarinaDisks *self, MarinaDiskSpec *spec, const char *operation, MarinaJob **job)
+{
+  Creating *creating = g_new0 (Creating, 1);
+
+  creating->disks = self;
+  creating->disk = g_object_ref (add_disk (self, spec->path));
+  marina_disk_set_busy (creating->disk, TRUE);
+  describe_new_disk (creating->disk, spec);
+  creating->job = marina_job_new (operation, marina_disk_get_object_path (creating->disk), TRUE);
+  *job = creating->job;
+  marina_disks_update_relations (self);
+  marina_disk_create_async (spec, creating->job, on_created, creating);
+  return creating->disk;
+}
+
 MarinaDisk *
 marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
                      GError **error)
 {
   MarinaDiskSpec *spec = make_spec (self, path, options, error);
-  Creating *creating;
 
   if (spec == NULL)
     return NULL;
-  creating = g_new0 (Creating, 1);
-  creating->disks = self;
-  creating->disk = g_object_ref (add_disk (self, spec->path));
-  marina_disk_set_busy (creating->disk, TRUE);
-  describe_new_disk (creating->disk, spec);
-  creating->job = marina_job_new ("create-disk", marina_disk_get_object_path (creating->disk), TRUE);
-  *job = creating->job;
-  marina_disks_update_relations (self);
-  marina_disk_create_async (spec, creating->job, on_created, creating);
-  return creating->disk;
+  return start_creation (self, spec, "create-disk", job);
+}
+
+/* ---- convert ------------------------------------------------------------------------ */
+
+static gboolean
+check_convert_options (GVariant *options, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) owned = value;
+      if (!g_str_equal (key, "format") && !g_str_equal (key, "type"))
+        return marina_error_invalid (error, "Convert has no option '%s'; it takes format and type",
+                                     key);
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        return marina_error_invalid (error, "Convert option '%s' must be of type 's', not '%s'",
+                                     key, g_variant_get_type_string (value));
+    }
+  return TRUE;
+}
+
+/* A copy of a disk that a running guest writes to would be torn. */
+static gboolean
+check_source_idle (MarinaDisks *self, MarinaDisk *source, GError **error)
+{
+  const char *const *attached = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (source));
+
+  if (marina_disk_is_busy (source))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is still being "
+                        "created", marina_disk_get_path (source)), FALSE;
+  for (guint i = 0; attached && attached[i]; i++)
+    {
+      MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[i]);
+      if (machine && marina_machine_is_active (machine))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                            "Disk '%s' is in use by the running machine '%s'; turn it off "
+                            "(or save it) before converting the disk",
+                            marina_disk_get_path (source),
+                            marina_machine_get_config (machine)->name), FALSE;
+    }
+  return TRUE;
+}
+
+static MarinaDiskSpec *
+make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
+                   GError **error)
+{
+  g_autoptr(MarinaDiskSpec) spec = g_new0 (MarinaDiskSpec, 1);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  MarinaDBusDisk *from = MARINA_DBUS_DISK (source);
+
+  spec->dir_fd = -1;
+  spec->qemu_img = g_strdup (self->settings->qemu_img);
+  if (!check_convert_options (options, error) || !check_source_idle (self, source, error))
+    return NULL;
+  if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
+    spec->format = g_strdup (marina_dbus_disk_get_format (from));
+  if (!g_variant_dict_lookup (&dict, "type", "s", &spec->type))
+    spec->type = g_strdup ("dynamic");
+  spec->size = marina_dbus_disk_get_virtual_size (from);
+  spec->source_path = g_strdup (marina_disk_get_path (source));
+  spec->source_format = g_strdup (marina_dbus_disk_get_format (from));
+  if (g_str_equal (spec->type, "differencing"))
+    return marina_error_invalid (error, "Convert makes a standalone disk from the whole chain; "
+                                 "a differencing child is made with CreateDisk"), NULL;
+  if (!check_format_and_type (spec, FALSE, error) ||
+      (spec->size && !check_size (spec, error)) ||
+      !marina_disks_check_chain (self, spec->source_path, error))
+    return NULL;
+  spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
+                                           &spec->name, error);
+  if (spec->path == NULL)
+    return NULL;
+  return g_steal_pointer (&spec);
+}
+
+/**
+ * marina_disks_convert:
+ *
+ * Copies @source, with its whole chain flattened, into a new image at @path
+ * of another format or type.
+ */
+MarinaDisk *
+marina_disks_convert (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
+                      MarinaJob **job, GError **error)
+{
+  MarinaDiskSpec *spec = make_convert_spec (self, source, path, options, error);
+
+  if (spec == NULL)
+    return NULL;
+  return start_creation (self, spec, "convert-disk", job);
 }

@@ -17,6 +17,8 @@ void          marina_disks_free              (MarinaDisks *self);
 void          marina_disks_load              (MarinaDisks *self);
 const char *const *marina_disks_get_roots    (MarinaDisks *self);
 const char   *marina_disks_get_qemu_img      (MarinaDisks *self);
+const char   *marina_disks_add_job           (MarinaDisks *self,
+                                              MarinaJob   *job);
 MarinaDisk   *marina_disks_find_path         (MarinaDisks *self,
                                               const char  *path);
 MarinaDisk   *marina_disks_lookup            (MarinaDisks *self,
@@ -29,6 +31,15 @@ MarinaDisk   *marina_disks_create            (MarinaDisks *self,
                                               const char  *path,
                                               GVariant    *options,
                                               MarinaJob  **job,
+                                              GError     **error);
+MarinaDisk   *marina_disks_convert           (MarinaDisks *self,
+                                              MarinaDisk  *source,
+                                              const char  *path,
+                                              GVariant    *options,
+                                              MarinaJob  **job,
+                                              GError     **error);
+gboolean      marina_disks_check_chain       (MarinaDisks *self,
+                                              const char  *path,
                                               GError     **error);
 gboolean      marina_disks_delete            (MarinaDisks *self,
                                               MarinaDisk  *disk,

@@ -177,6 +177,8 @@ def test_boot_from_a_differencing_child_of_a_qcow2_copy(marinad, disk, workdir):
 
     refused(lambda: marinad.call(child, DISK_IFACE, "Delete"), "Busy", "attached", "'guest'")
     refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)
+    refused(lambda: convert(marinad, child, os.path.join(storage(marinad), "copy.qcow2")),
+            "Busy", "running machine 'guest'")
     marinad.machine(machine, "TurnOff")
     marinad.wait_state(machine, "off")
     # It booted from data only the base holds, read through the child; the base is unchanged.
@@ -298,3 +300,89 @@ def test_disks_survive_a_restart(marinad, disk):
                     disk_prop(marinad, path, "VirtualSize"), disk_prop(marinad, path, "AttachedTo"))
              for path in marinad.manager("ListDisks")}
     assert after == before
+
+
+def qemu_io(path, fmt, *commands):
+    args = ["qemu-io", "-f", fmt]
+    for command in commands:
+        args += ["-c", command]
+    subprocess.run(args + [path], check=True, stdout=subprocess.DEVNULL)
+
+
+def same_content(a, a_format, b, b_format):
+    """qemu-img compare: what a guest reads from both images is identical."""
+    return subprocess.run(["qemu-img", "compare", "-q", "-f", a_format, "-F", b_format, a, b]
+                          ).returncode == 0
+
+
+def convert(marinad, disk, path, **options):
+    return marinad.call(disk, DISK_IFACE, "Convert", "sa{sv}", path, variant_options(options))
+
+
+def convert_and_wait(marinad, disk, path, **options):
+    job = convert(marinad, disk, path, **options)
+    status = marinad.wait_job(job)
+    assert status[0] == "completed", status
+    new = marinad.prop(job, JOB_IFACE, "Object")
+    assert disk_prop(marinad, new, "Path") == path
+    return new
+
+
+def test_convert_round_trips_are_byte_for_byte(marinad):
+    directory = storage(marinad)
+    source = os.path.join(directory, "source.raw")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", source, "16M"], check=True)
+    qemu_io(source, "raw", "write -P 0x5a 1M 2M", "write -P 0xc3 9M 512k", "write -P 0x01 0 512")
+    disk = marinad.manager("ImportDisk", "s", source)
+
+    steps = [("a.vhd", "vhd", "dynamic", "vpc"), ("b.qcow2", "qcow2", "dynamic", "qcow2"),
+             ("c.vhd", "vhd", "fixed", "vpc"), ("d.raw", "raw", "dynamic", "raw"),
+             ("e.vhdx", "vhdx", "dynamic", "vhdx")]
+    for name, fmt, kind, driver in steps:
+        target = os.path.join(directory, name)
+        disk = convert_and_wait(marinad, disk, target, format=fmt, type=kind)
+        assert disk_prop(marinad, disk, "Format") == fmt
+        assert same_content(source, "raw", target, driver), f"{name} differs from the source"
+    fixed = os.path.join(directory, "c.vhd")
+    assert qemu_img_info(fixed, "vpc")["virtual-size"] == 16 * MIB
+    assert os.stat(fixed).st_blocks * 512 >= 16 * MIB
+    assert inspect(marinad, marinad.manager("ImportDisk", "s", fixed))["chain"][0][
+        "vhd-disk-type"] == "fixed"
+    # A change makes compare see it: the check can fail.
+    qemu_io(os.path.join(directory, "d.raw"), "raw", "write -P 0x77 5M 512")
+    assert not same_content(source, "raw", os.path.join(directory, "d.raw"), "raw")
+
+
+def test_convert_flattens_a_chain(marinad):
+    directory = storage(marinad)
+    base_path = os.path.join(directory, "base.vhd")
+    child_path = os.path.join(directory, "child.qcow2")
+    base = create_and_wait(marinad, base_path, format="vhd", size=8 * MIB)
+    qemu_io(base_path, "vpc", "write -P 0x42 0 1M")
+    child = create_and_wait(marinad, child_path, format="qcow2", type="differencing", parent=base)
+    qemu_io(child_path, "qcow2", "write -P 0x24 512k 64k")
+
+    flat = convert_and_wait(marinad, child, os.path.join(directory, "flat.qcow2"), format="qcow2")
+    assert disk_prop(marinad, flat, "Type") == "dynamic"
+    assert disk_prop(marinad, flat, "Parent") == "/"
+    assert same_content(child_path, "qcow2", os.path.join(directory, "flat.qcow2"), "qcow2")
+    assert not same_content(base_path, "vpc", os.path.join(directory, "flat.qcow2"), "qcow2")
+
+
+def test_convert_refusals(marinad, workdir):
+    directory = storage(marinad)
+    disk = create_and_wait(marinad, os.path.join(directory, "d.qcow2"), format="qcow2", size=MIB)
+    existing = os.path.join(directory, "existing.vhd")
+    with open(existing, "w"):
+        pass
+
+    refused(lambda: convert(marinad, disk, existing, format="vhd"), "Exists", "never overwrites")
+    refused(lambda: convert(marinad, disk, os.path.join(directory, "x.qcow2"),
+                            type="differencing"), "InvalidArgument", "standalone")
+    refused(lambda: convert(marinad, disk, os.path.join(directory, "x.vhd"), colour="red"),
+            "InvalidArgument", "no option 'colour'")
+    refused(lambda: convert(marinad, disk, os.path.join(directory, "x.vhd"), format="vmdk"),
+            "InvalidArgument", "Unknown disk format")
+    refused(lambda: convert(marinad, disk, os.path.join(workdir, "x.vhd"), format="vhd"),
+            "InvalidArgument", "outside")
+    assert sorted(os.listdir(directory)) == ["d.qcow2", "existing.vhd"]
