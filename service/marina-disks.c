@@ -530,12 +530,32 @@ marina_disks_delete (MarinaDisks *self, MarinaDisk *disk, GError **error)
 
 /* ---- create ------------------------------------------------------------------------- */
 
-static const char *const create_options[] = { "format", "type", "size", "parent", NULL };
+typedef struct {
+  const char *key;
+  const char *type;
+} OptionType;
+
+static const OptionType create_options[] = {
+  { "format", "s" }, { "type", "s" }, { "size", "t" }, { "parent", "s" }, { NULL, NULL },
+};
+static const OptionType convert_options[] = { { "format", "s" }, { "type", "s" }, { NULL, NULL } };
 static const char *const formats[] = { "vhd", "vhdx", "qcow2", "raw", NULL };
 static const char *const types[] = { "dynamic", "fixed", "differencing", NULL };
 
+static const OptionType *
+find_option (const OptionType *known, const char *key)
+{
+  for (; known->key; known++)
+    if (g_str_equal (known->key, key))
+      return known;
+  return NULL;
+}
+
+/* @names: the options, for a person ("format and type"). A parent may be
+ * given as a path or a Disk object path. */
 static gboolean
-check_option_keys (GVariant *options, GError **error)
+check_options (GVariant *options, const char *method, const OptionType *known, const char *names,
+               GError **error)
 {
   GVariantIter iter;
   const char *key;
@@ -545,15 +565,15 @@ check_option_keys (GVariant *options, GError **error)
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       g_autoptr(GVariant) owned = value;
-      const char *wanted = g_str_equal (key, "size") ? "t" : "s";
-      if (!g_strv_contains (create_options, key))
-        return marina_error_invalid (error, "CreateDisk has no option '%s'; it takes format, type, size and "
-                                     "parent", key);
+      const OptionType *option = find_option (known, key);
+      if (option == NULL)
+        return marina_error_invalid (error, "%s has no option '%s'; it takes %s", method, key,
+                                     names);
       if (g_str_equal (key, "parent") && g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH))
         continue;
-      if (!g_variant_is_of_type (value, G_VARIANT_TYPE (wanted)))
-        return marina_error_invalid (error, "CreateDisk option '%s' must be of type '%s', not '%s'", key, wanted,
-                                     g_variant_get_type_string (value));
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE (option->type)))
+        return marina_error_invalid (error, "%s option '%s' must be of type '%s', not '%s'", method,
+                                     key, option->type, g_variant_get_type_string (value));
     }
   return TRUE;
 }
@@ -655,7 +675,8 @@ make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **erro
 
   spec->dir_fd = -1;
   spec->qemu_img = g_strdup (self->settings->qemu_img);
-  if (!check_option_keys (options, error))
+  if (!check_options (options, "CreateDisk", create_options, "format, type, size and parent",
+                      error))
     return NULL;
   if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
     spec->format = g_strdup ("vhd");
@@ -755,27 +776,6 @@ marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, Mar
 
 /* ---- convert ------------------------------------------------------------------------ */
 
-static gboolean
-check_convert_options (GVariant *options, GError **error)
-{
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-
-  g_variant_iter_init (&iter, options);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      g_autoptr(GVariant) owned = value;
-      if (!g_str_equal (key, "format") && !g_str_equal (key, "type"))
-        return marina_error_invalid (error, "Convert has no option '%s'; it takes format and type",
-                                     key);
-      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
-        return marina_error_invalid (error, "Convert option '%s' must be of type 's', not '%s'",
-                                     key, g_variant_get_type_string (value));
-    }
-  return TRUE;
-}
-
 /* A copy of a disk that a running guest writes to would be torn. */
 static gboolean
 check_source_idle (MarinaDisks *self, MarinaDisk *source, GError **error)
@@ -808,7 +808,8 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
 
   spec->dir_fd = -1;
   spec->qemu_img = g_strdup (self->settings->qemu_img);
-  if (!check_convert_options (options, error) || !check_source_idle (self, source, error))
+  if (!check_options (options, "Convert", convert_options, "format and type", error) ||
+      !check_source_idle (self, source, error))
     return NULL;
   if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
     spec->format = g_strdup (marina_dbus_disk_get_format (from));
