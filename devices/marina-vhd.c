@@ -84,15 +84,15 @@ static gboolean
 check_footer (const MarinaVhdFooter *footer, guint32 computed, GError **error)
 {
   if (footer->checksum != computed)
-    return marina_error_invalid (error, "the VHD footer's checksum is 0x%08x but its contents sum to 0x%08x: "
-                                 "the footer is damaged", footer->checksum, computed);
+    return marina_error_invalid (error, "the VHD footer's checksum is 0x%08x but its contents sum "
+                                 "to 0x%08x: the footer is damaged", footer->checksum, computed);
   if (footer->disk_type != MARINA_VHD_TYPE_FIXED && footer->disk_type != MARINA_VHD_TYPE_DYNAMIC &&
       footer->disk_type != MARINA_VHD_TYPE_DIFFERENCING)
     return marina_error_invalid (error, "the VHD disk type %u is not fixed (2), dynamic (3) or "
                                  "differencing (4)", footer->disk_type);
   if (footer->current_size == 0 || footer->current_size % 512 != 0)
-    return marina_error_invalid (error, "the VHD's size of %" G_GUINT64_FORMAT " bytes is not a positive "
-                                 "multiple of 512", footer->current_size);
+    return marina_error_invalid (error, "the VHD's size of %" G_GUINT64_FORMAT " bytes is not a "
+                                 "positive multiple of 512", footer->current_size);
   /* Readers that go by geometry (BIOSes of old guests) need all three. */
   if (footer->cylinders == 0 || footer->heads == 0 || footer->sectors == 0)
     return marina_error_invalid (error, "the VHD's CHS geometry %u/%u/%u has a zero in it",
@@ -100,7 +100,8 @@ check_footer (const MarinaVhdFooter *footer, guint32 computed, GError **error)
   if ((footer->disk_type == MARINA_VHD_TYPE_FIXED) != (footer->data_offset == NO_DATA_OFFSET))
     return marina_error_invalid (error, "a %s VHD %s a dynamic header offset",
                                  marina_vhd_type_to_string (footer->disk_type),
-                                 footer->disk_type == MARINA_VHD_TYPE_FIXED ? "must not have" : "needs");
+                                 footer->disk_type == MARINA_VHD_TYPE_FIXED ? "must not have"
+                                                                            : "needs");
   return TRUE;
 }
 
@@ -116,7 +117,8 @@ marina_vhd_footer_parse (const guint8 *data, gsize length, MarinaVhdFooter *foot
                          GError **error)
 {
   if (length < MARINA_VHD_FOOTER_SIZE || memcmp (data, "conectix", 8) != 0)
-    return marina_error_invalid (error, "there is no VHD footer (cookie \"conectix\") in the last 512 bytes");
+    return marina_error_invalid (error, "there is no VHD footer (cookie \"conectix\") in the last "
+                                 "512 bytes");
   memset (footer, 0, sizeof *footer);
   footer->features = get_be32 (data + 8);
   footer->version = get_be32 (data + 12);
@@ -192,11 +194,12 @@ marina_vhd_dynamic_header_parse (const guint8 *data, gsize length,
   header->parent_timestamp = get_be32 (data + 56);
   computed = marina_vhd_checksum (data, MARINA_VHD_DYNAMIC_HEADER_SIZE, HEADER_CHECKSUM_OFFSET);
   if (header->checksum != computed)
-    return marina_error_invalid (error, "the VHD dynamic header's checksum is 0x%08x but its contents sum "
-                                 "to 0x%08x: the header is damaged", header->checksum, computed);
+    return marina_error_invalid (error, "the VHD dynamic header's checksum is 0x%08x but its "
+                                 "contents sum to 0x%08x: the header is damaged",
+                                 header->checksum, computed);
   if (header->block_size < 512 || (header->block_size & (header->block_size - 1)) != 0)
-    return marina_error_invalid (error, "the VHD's block size of %u bytes is not a power of two of at "
-                                 "least 512", header->block_size);
+    return marina_error_invalid (error, "the VHD's block size of %u bytes is not a power of two "
+                                 "of at least 512", header->block_size);
   header->parent_name = parent_name_from_utf16be (data + 64);
   parse_locators (data, header);
   return TRUE;

@@ -616,14 +616,15 @@ static gboolean
 check_size (const MarinaDiskSpec *spec, GError **error)
 {
   if (spec->size == 0 && spec->parent_path == NULL)
-    return marina_error_invalid (error, "A %s disk needs a size (option 'size', in bytes)", spec->type);
+    return marina_error_invalid (error, "A %s disk needs a size (option 'size', in bytes)",
+                                 spec->type);
   if (spec->size % 512 != 0)
-    return marina_error_invalid (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 bytes (one "
-                                 "sector)", spec->size);
+    return marina_error_invalid (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 "
+                                 "bytes (one sector)", spec->size);
   if (g_str_equal (spec->format, "vhd") && spec->size > MARINA_VHD_MAX_SIZE)
-    return marina_error_invalid (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " bytes); %"
-                                 G_GUINT64_FORMAT " is too large: use vhdx or qcow2", MARINA_VHD_MAX_SIZE,
-                                 spec->size);
+    return marina_error_invalid (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " "
+                                 "bytes); %" G_GUINT64_FORMAT " is too large: use vhdx or qcow2",
+                                 MARINA_VHD_MAX_SIZE, spec->size);
   return TRUE;
 }
 
@@ -636,15 +637,18 @@ check_format_and_type (const MarinaDiskSpec *spec, gboolean has_parent, GError *
       !check_choice ("type", spec->type, types, error))
     return FALSE;
   if (differencing && !g_str_equal (spec->format, "qcow2"))
-    return marina_error_invalid (error, "QEMU cannot write differencing %s disks; make a qcow2 differencing "
-                                 "disk (format qcow2), over a parent of any format", spec->format);
+    return marina_error_invalid (error, "QEMU cannot write differencing %s disks; make a qcow2 "
+                                 "differencing disk (format qcow2), over a parent of any format",
+                                 spec->format);
   if (differencing && !has_parent)
-    return marina_error_invalid (error, "A differencing disk needs a parent (option 'parent': a path or a "
-                                 "Disk object path)");
+    return marina_error_invalid (error, "A differencing disk needs a parent (option 'parent': a "
+                                 "path or a Disk object path)");
   if (!differencing && has_parent)
-    return marina_error_invalid (error, "Only a differencing disk has a parent; set type to differencing");
+    return marina_error_invalid (error, "Only a differencing disk has a parent; set type to "
+                                 "differencing");
   if (g_str_equal (spec->format, "qcow2") && g_str_equal (spec->type, "fixed"))
-    return marina_error_invalid (error, "qcow2 disks are dynamic or differencing; for a fixed disk use vhd or raw");
+    return marina_error_invalid (error, "qcow2 disks are dynamic or differencing; for a fixed "
+                                 "disk use vhd or raw");
   return TRUE;
 }
 
@@ -660,9 +664,9 @@ apply_parent (MarinaDisks *self, MarinaDiskSpec *spec, const char *name, GError 
   spec->parent_format = g_strdup (marina_dbus_disk_get_format (MARINA_DBUS_DISK (parent)));
   parent_size = marina_dbus_disk_get_virtual_size (MARINA_DBUS_DISK (parent));
   if (spec->size != 0 && spec->size < parent_size)
-    return marina_error_invalid (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would be smaller "
-                                 "than its parent '%s' (%" G_GUINT64_FORMAT " bytes)", spec->size,
-                                 spec->parent_path, parent_size);
+    return marina_error_invalid (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would "
+                                 "be smaller than its parent '%s' (%" G_GUINT64_FORMAT " bytes)",
+                                 spec->size, spec->parent_path, parent_size);
   return TRUE;
 }
 
