@@ -386,3 +386,34 @@ def test_convert_refusals(marinad, workdir):
     refused(lambda: convert(marinad, disk, os.path.join(workdir, "x.vhd"), format="vhd"),
             "InvalidArgument", "outside")
     assert sorted(os.listdir(directory)) == ["d.qcow2", "existing.vhd"]
+
+
+def test_rights_on_a_system_like_bus(workdir):
+    from marina_harness import (MANAGER_IFACE, MANAGER_PATH, CallerError, Marinad, Polkitd,
+                                SystemLikeBus, call_as)
+    bus = SystemLikeBus(workdir)
+    polkit = Polkitd(bus, workdir)
+    service = Marinad(bus, workdir).start()
+    try:
+        path = os.path.join(storage(service), "owned.qcow2")
+        disk = create_and_wait(service, path, format="qcow2", size=MIB)
+
+        def denied(object_path, interface, method, signature=None, *args):
+            with pytest.raises(CallerError) as info:
+                call_as("nobody", bus, object_path, interface, method, signature, *args)
+            assert info.value.name == "org.freedesktop.DBus.Error.AccessDenied"
+            assert "'create' right" in info.value.message, info.value.message
+
+        denied(MANAGER_PATH, MANAGER_IFACE, "CreateDisk", "sa{sv}",
+               os.path.join(storage(service), "theirs.qcow2"), {})
+        denied(MANAGER_PATH, MANAGER_IFACE, "ImportDisk", "s", path)
+        denied(disk, DISK_IFACE, "Delete")
+        denied(disk, DISK_IFACE, "Convert", "sa{sv}", os.path.join(storage(service), "c.vhd"), {})
+        # Reading is public, as the properties are.
+        assert call_as("nobody", bus, MANAGER_PATH, MANAGER_IFACE, "ListDisks") == [disk]
+        assert call_as("nobody", bus, disk, DISK_IFACE, "Inspect")["chain"][0]["path"] == path
+        assert os.listdir(storage(service)) == ["owned.qcow2"]
+    finally:
+        service.stop()
+        polkit.stop()
+        bus.stop()

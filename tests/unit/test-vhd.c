@@ -254,6 +254,41 @@ test_image_info_fixed (void)
   g_rmdir (dir);
 }
 
+/* The first 32 bytes of a qcow2 header and a backing file name after them. */
+static void
+test_image_info_qcow2_backing (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("marina-vhd-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "child.qcow2", NULL);
+  g_autofree char *base = g_build_filename (dir, "base.vhd", NULL);
+  guint8 header[512] = { 'Q', 'F', 'I', 0xfb };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MarinaImageInfo) info = NULL;
+
+  put_be32 (header + 4, 3);
+  put_be64 (header + 8, 72);      /* backing file name offset */
+  put_be32 (header + 16, 8);      /* its length */
+  put_be32 (header + 20, 16);     /* cluster bits */
+  put_be64 (header + 24, 5 * MIB);
+  memcpy (header + 72, "base.vhd", 8);
+  g_assert_true (g_file_set_contents (path, (char *) header, sizeof header, NULL));
+  info = marina_image_info_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (info->format, ==, "qcow2");
+  g_assert_cmpstr (info->type, ==, "differencing");
+  g_assert_cmpuint (info->virtual_size, ==, 5 * MIB);
+  g_assert_cmpstr (info->parent_path, ==, base);
+  g_clear_pointer (&info, marina_image_info_free);
+  /* A name longer than the file claims to hold is refused, not read past. */
+  put_be32 (header + 16, 100000);
+  g_assert_true (g_file_set_contents (path, (char *) header, sizeof header, NULL));
+  info = marina_image_info_read (path, &error);
+  g_assert_null (info);
+  g_assert_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,5 +299,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vhd/dynamic-header/damaged", test_dynamic_header_damaged);
   g_test_add_func ("/image/info/vhd-differencing", test_image_info_differencing);
   g_test_add_func ("/image/info/vhd-fixed", test_image_info_fixed);
+  g_test_add_func ("/image/info/qcow2-backing", test_image_info_qcow2_backing);
   return g_test_run ();
 }
