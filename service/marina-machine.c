@@ -1085,6 +1085,9 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 
   if (!check_remote_console_files (self, error))
     return FALSE;
+  /* Again at each start: a link may have been put in an image's place. */
+  if (!marina_manager_check_storage (self->manager, self->config, error))
+    return FALSE;
   /* This also checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, error);
   if (argv == NULL)
@@ -1830,7 +1833,8 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   GError *error = NULL;
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
 
-  if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
+  if (config == NULL || !marina_manager_check_storage (self->manager, config, &error) ||
+      !marina_machine_config_probe_formats (config, &error) ||
       !check_config_change (self, config, &error) || !check_cpu_change (self, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);

@@ -13,6 +13,7 @@
 #include "marina-machine.h"
 #include "marina-manager.h"
 #include "marina-scripts.h"
+#include "marina-storage.h"
 
 /* The root object: owns the machines, the jobs and the event log, and
  * exports them all through one ObjectManager at /org/marinavm/Marina1. */
@@ -215,6 +216,43 @@ marina_manager_check_name_free (MarinaManager *self, const char *name, const cha
   return TRUE;
 }
 
+/* An image that does not exist yet is judged by its folder; one whose folder
+ * is missing too can be opened by nobody, and is checked again at Start. */
+static gboolean
+check_image_confined (const char *const *roots, const char *path, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *resolved = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    resolved = marina_storage_resolve_existing (roots, path, error);
+  else if (g_file_test ((dir = g_path_get_dirname (path)), G_FILE_TEST_IS_DIR))
+    resolved = marina_storage_resolve_existing (roots, dir, error);
+  else
+    return TRUE;
+  return resolved != NULL;
+}
+
+/**
+ * marina_manager_check_storage:
+ *
+ * A machine's boot disk and CD/DVD image, like every image, lie in the
+ * storage folders: QEMU is given access to them by path by a root service,
+ * so a configuration naming /etc/shadow (or a link to it) is refused.
+ */
+gboolean
+marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *config,
+                              GError **error)
+{
+  const char *const images[] = { config->boot_disk, config->cdrom };
+  const char *const *roots = (const char *const *) self->settings->storage_paths;
+
+  for (guint i = 0; i < G_N_ELEMENTS (images); i++)
+    if (images[i] && !check_image_confined (roots, images[i], error))
+      return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  return TRUE;
+}
+
 static guint64
 committed_memory_mib (MarinaManager *self, const char *except_id)
 {
@@ -374,6 +412,7 @@ create_machine (MarinaManager *self, MarinaMachineConfig *config, GError **error
 
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_manager_check_storage (self, config, error) ||
       !marina_machine_config_probe_formats (config, error) ||
       !make_machine_dir (self, config->id, error))
     return NULL;
@@ -507,6 +546,7 @@ register_machine (MarinaManager *self, const char *config_path, GError **error)
                         "A machine with id %s is registered already", config->id), NULL;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_manager_check_storage (self, config, error) ||
       !link_registered_config (self, config, config_path, error))
     return NULL;
   machine = add_machine (self, g_steal_pointer (&config), config_path);

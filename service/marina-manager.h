@@ -82,6 +82,9 @@ gboolean              marina_manager_check_name_free      (MarinaManager *self,
 void                  marina_manager_forget_machine       (MarinaManager *self,
                                                            const char    *id);
 void                  marina_manager_sync_disks           (MarinaManager *self);
+gboolean              marina_manager_check_storage        (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
 struct _MarinaMachine *marina_manager_find_machine_path   (MarinaManager *self,
                                                            const char    *object_path);
 

@@ -4,7 +4,9 @@ Delete, storage confinement, and a machine booting from a disk Marina made."""
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 
 import pytest
 from gi.repository import GLib
@@ -15,6 +17,14 @@ from marina_harness import (BUS_NAME, ERROR_PREFIX, JOB_IFACE, dbus_error_name,
 DISK_IFACE = BUS_NAME + ".Disk"
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+
+
+@pytest.fixture
+def elsewhere():
+    """A folder outside every storage folder (the test's own folder is one)."""
+    path = tempfile.mkdtemp(prefix="mt-outside-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def storage(marinad):
@@ -228,12 +238,12 @@ def test_refusals(marinad, workdir):
     assert sorted(os.listdir(directory)) == ["existing.qcow2"]
 
 
-def test_storage_confinement(marinad, workdir):
+def test_storage_confinement(marinad, elsewhere):
     directory = storage(marinad)
     shadow_link = os.path.join(directory, "shadow.vhd")
     os.symlink("/etc/shadow", shadow_link)
     os.symlink("/etc", os.path.join(directory, "etc"))
-    outside = os.path.join(workdir, "outside.qcow2")
+    outside = os.path.join(elsewhere, "outside.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", outside, "1M"], check=True)
     sneaky = os.path.join(directory, "sneaky.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "/etc/shadow", "-F", "raw",
@@ -369,7 +379,7 @@ def test_convert_flattens_a_chain(marinad):
     assert not same_content(base_path, "vpc", os.path.join(directory, "flat.qcow2"), "qcow2")
 
 
-def test_convert_refusals(marinad, workdir):
+def test_convert_refusals(marinad, elsewhere):
     directory = storage(marinad)
     disk = create_and_wait(marinad, os.path.join(directory, "d.qcow2"), format="qcow2", size=MIB)
     existing = os.path.join(directory, "existing.vhd")
@@ -383,7 +393,7 @@ def test_convert_refusals(marinad, workdir):
             "InvalidArgument", "no option 'colour'")
     refused(lambda: convert(marinad, disk, os.path.join(directory, "x.vhd"), format="vmdk"),
             "InvalidArgument", "Unknown disk format")
-    refused(lambda: convert(marinad, disk, os.path.join(workdir, "x.vhd"), format="vhd"),
+    refused(lambda: convert(marinad, disk, os.path.join(elsewhere, "x.vhd"), format="vhd"),
             "InvalidArgument", "outside")
     assert sorted(os.listdir(directory)) == ["d.qcow2", "existing.vhd"]
 
@@ -417,3 +427,26 @@ def test_rights_on_a_system_like_bus(workdir):
         service.stop()
         polkit.stop()
         bus.stop()
+
+
+def test_machine_images_are_confined_too(marinad, disk, workdir):
+    link = os.path.join(workdir, "innocent.img")
+    os.symlink("/etc/shadow", link)
+
+    refused(lambda: marinad.create("bad", memory_mib=64, boot_disk="/etc/shadow"),
+            "InvalidArgument", "Machine 'bad'", "outside Marina's storage folders")
+    refused(lambda: marinad.create("bad", memory_mib=64, boot_disk=link),
+            "InvalidArgument", "leads to '/etc/shadow'")
+    refused(lambda: marinad.create("bad", memory_mib=64, cdrom="/etc/shadow"),
+            "InvalidArgument", "outside")
+    image = disk()
+    machine = marinad.create("good", memory_mib=64, boot_disk=image)
+    config = marinad.machine(machine, "GetConfig")
+    refused(lambda: marinad.machine(machine, "SetConfig", "s", config.replace(image, link)),
+            "InvalidArgument", "leads to '/etc/shadow'")
+    # An image swapped for a link after the machine was made is refused at Start.
+    os.unlink(image)
+    os.symlink("/etc/shadow", image)
+    refused(lambda: marinad.machine(machine, "Start"), "InvalidArgument", "leads to '/etc/shadow'")
+    assert marinad.state(machine) == "off"
+    assert [name for name in marinad.manager("ListMachines")] == [machine]
