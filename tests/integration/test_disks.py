@@ -450,3 +450,15 @@ def test_machine_images_are_confined_too(marinad, disk, workdir):
     refused(lambda: marinad.machine(machine, "Start"), "InvalidArgument", "leads to '/etc/shadow'")
     assert marinad.state(machine) == "off"
     assert [name for name in marinad.manager("ListMachines")] == [machine]
+
+
+def test_a_missing_parent_is_reported(marinad):
+    base_path = os.path.join(storage(marinad), "gone.qcow2")
+    child_path = os.path.join(storage(marinad), "orphan.qcow2")
+    create_and_wait(marinad, base_path, format="qcow2", size=MIB)
+    child = create_and_wait(marinad, child_path, format="qcow2", type="differencing",
+                            parent=base_path)
+    os.unlink(base_path)  # behind marinad's back
+
+    refused(lambda: inspect(marinad, child), "NotFound", base_path)
+    assert disk_prop(marinad, child, "ParentPath") == base_path
