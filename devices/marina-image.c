@@ -281,7 +281,8 @@ fill_info (int fd, MarinaImageInfo *info, GError **error)
     {
       off_t end = lseek (fd, 0, SEEK_END);
       info->virtual_size = end > 0 ? (guint64) end : 0;
-      info->type = g_strdup ("fixed");
+      /* Raw has no type of its own: a sparse file is as good as dynamic. */
+      info->type = g_strdup (info->size_on_host >= info->virtual_size ? "fixed" : "dynamic");
       return TRUE;
     }
   /* VHDX keeps its size in a metadata region; Disk.Inspect asks qemu-img. */

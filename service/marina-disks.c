@@ -694,10 +694,12 @@ make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **erro
     return NULL;
   spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
                                            &spec->name, error);
-  if (spec->path == NULL || marina_disks_find_path (self, spec->path))
-    return spec->path ? g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                                     "A disk is being created at '%s' already", spec->path), NULL
-                      : NULL;
+  if (spec->path == NULL)
+    return NULL;
+  if (marina_disks_find_path (self, spec->path))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                        "A disk at '%s' is known already (being created, or its file is missing); "
+                        "delete that disk first or choose another name", spec->path), NULL;
   return g_steal_pointer (&spec);
 }
 

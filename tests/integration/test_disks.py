@@ -462,3 +462,15 @@ def test_a_missing_parent_is_reported(marinad):
 
     refused(lambda: inspect(marinad, child), "NotFound", base_path)
     assert disk_prop(marinad, child, "ParentPath") == base_path
+
+
+def test_raw_fixed_and_dynamic(marinad):
+    fixed = create_and_wait(marinad, os.path.join(storage(marinad), "fixed.raw"), format="raw",
+                            type="fixed", size=4 * MIB)
+    sparse = create_and_wait(marinad, os.path.join(storage(marinad), "sparse.raw"), format="raw",
+                             type="dynamic", size=4 * MIB)
+
+    assert disk_prop(marinad, fixed, "Type") == "fixed"
+    assert disk_prop(marinad, fixed, "SizeOnHost") >= 4 * MIB
+    assert disk_prop(marinad, sparse, "Type") == "dynamic"
+    assert disk_prop(marinad, sparse, "VirtualSize") == 4 * MIB
