@@ -56,6 +56,19 @@ def qemu_img_info(path, fmt):
     return json.loads(out)
 
 
+def confined_qemu_uid(marinad, machine):
+    """The uid the machine's QEMU runs as, or None when it runs as root."""
+    machine_id = marinad.prop(machine, BUS_NAME + ".Machine", "Id")
+    with open(os.path.join(marinad.state_dir, "run", "machines", machine_id, "qemu.pid")) as f:
+        uid = os.stat(f"/proc/{int(f.read())}").st_uid
+    return uid or None
+
+
+def acl_of(path):
+    return subprocess.run(["getfacl", "-n", "--omit-header", path], check=True,
+                          capture_output=True, text=True).stdout
+
+
 def refused(call, error, *fragments):
     with pytest.raises(GLib.Error) as info:
         call()
@@ -184,6 +197,10 @@ def test_boot_from_a_differencing_child_of_a_qcow2_copy(marinad, disk, workdir):
     assert disk_prop(marinad, child, "AttachedTo") == [machine]
     assert marinad.wait_job(marinad.machine(machine, "Start"))[0] == "completed"
     wait_for_guest_shell(marinad, machine)
+    # A confined QEMU (marinad as root) reads the parent, and may not write it.
+    qemu_uid = confined_qemu_uid(marinad, machine)
+    if qemu_uid:
+        assert f"user:{qemu_uid}:r--" in acl_of(base_path)
 
     refused(lambda: marinad.call(child, DISK_IFACE, "Delete"), "Busy", "attached", "'guest'")
     refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)
@@ -191,6 +208,8 @@ def test_boot_from_a_differencing_child_of_a_qcow2_copy(marinad, disk, workdir):
             "Busy", "running machine 'guest'")
     marinad.machine(machine, "TurnOff")
     marinad.wait_state(machine, "off")
+    if qemu_uid:
+        assert f"user:{qemu_uid}:" not in acl_of(base_path)
     # It booted from data only the base holds, read through the child; the base is unchanged.
     assert subprocess.run(["sha256sum", base_path], check=True, stdout=subprocess.PIPE,
                           text=True).stdout.split()[0] == base_before
