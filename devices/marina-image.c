@@ -337,3 +337,37 @@ marina_image_info_free (MarinaImageInfo *info)
   g_free (info->parent_path);
   g_free (info);
 }
+
+/**
+ * marina_image_check_qemu_reads:
+ * @path: a disk image, the top of its chain
+ *
+ * QEMU's VHD driver opens a differencing VHD as if it stood alone, reading
+ * zeros where the parent holds data: a guest, a copy or a child made
+ * through QEMU from such a chain would see other data than the disk holds.
+ * Until Marina serves such chains itself, they are refused.
+ */
+gboolean
+marina_image_check_qemu_reads (const char *path, GError **error)
+{
+  g_autofree char *current = g_strdup (path);
+
+  for (guint depth = 0; current != NULL && depth < MARINA_IMAGE_MAX_CHAIN; depth++)
+    {
+      g_autoptr(MarinaImageInfo) info = marina_image_info_read (current, NULL);
+
+      if (info == NULL)
+        return TRUE;  /* unreadable images are reported where they are opened */
+      if (g_str_equal (info->format, "vhd") && g_str_equal (info->type, "differencing"))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                            "'%s' is a differencing VHD%s%s%s, which QEMU would read as if it had "
+                            "no parent (zeros where the parent holds data); Marina does not run, "
+                            "copy or extend such chains yet", current,
+                            info->parent_path ? " (parent '" : "",
+                            info->parent_path ? info->parent_path : "",
+                            info->parent_path ? "')" : ""), FALSE;
+      g_free (current);
+      current = g_steal_pointer (&info->parent_path);
+    }
+  return TRUE;
+}

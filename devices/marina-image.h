@@ -24,6 +24,11 @@ MarinaImageInfo *marina_image_info_read_fd     (int         fd,
 MarinaImageInfo *marina_image_info_read        (const char *path,
                                                 GError    **error);
 void             marina_image_info_free        (MarinaImageInfo *info);
+gboolean         marina_image_check_qemu_reads (const char *path,
+                                                GError    **error);
+
+/* Chains deeper than this are taken for loops. */
+#define MARINA_IMAGE_MAX_CHAIN 64
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaImageInfo, marina_image_info_free)
 

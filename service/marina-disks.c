@@ -22,7 +22,7 @@
  * configurations whenever one of them changes. */
 
 #define REGISTRY_FILE "disks.conf"
-#define MAX_PARENT_DEPTH 64
+#define MAX_PARENT_DEPTH MARINA_IMAGE_MAX_CHAIN
 
 struct _MarinaDisks {
   MarinaManager *manager;
@@ -609,6 +609,8 @@ find_parent (MarinaDisks *self, const char *name, GError **error)
   if (marina_disk_is_busy (disk))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "The parent disk '%s' is still being created", name), NULL;
+  if (!marina_image_check_qemu_reads (marina_disk_get_path (disk), error))
+    return NULL;
   return disk;
 }
 
@@ -829,7 +831,8 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
                                  "a differencing child is made with CreateDisk"), NULL;
   if (!check_format_and_type (spec, FALSE, error) ||
       (spec->size && !check_size (spec, error)) ||
-      !marina_disks_check_chain (self, spec->source_path, error))
+      !marina_disks_check_chain (self, spec->source_path, error) ||
+      !marina_image_check_qemu_reads (spec->source_path, error))
     return NULL;
   spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
                                            &spec->name, error);

@@ -10,6 +10,7 @@
 #include "marina-disks.h"
 #include "marina-error.h"
 #include "marina-event-log.h"
+#include "marina-image.h"
 #include "marina-machine.h"
 #include "marina-manager.h"
 #include "marina-scripts.h"
@@ -250,6 +251,8 @@ marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *co
   for (guint i = 0; i < G_N_ELEMENTS (images); i++)
     if (images[i] && !check_image_confined (roots, images[i], error))
       return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  if (config->boot_disk && !marina_image_check_qemu_reads (config->boot_disk, error))
+    return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
   return TRUE;
 }
 

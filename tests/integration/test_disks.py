@@ -493,3 +493,57 @@ def test_raw_fixed_and_dynamic(marinad):
     assert disk_prop(marinad, fixed, "SizeOnHost") >= 4 * MIB
     assert disk_prop(marinad, sparse, "Type") == "dynamic"
     assert disk_prop(marinad, sparse, "VirtualSize") == 4 * MIB
+
+
+def vhd_checksum(data, offset):
+    return (~(sum(data) - sum(data[offset:offset + 4]))) & 0xffffffff
+
+
+def make_differencing_vhd(path, parent_name, size=8 * MIB):
+    """A differencing VHD as Virtual PC writes one: QEMU's dynamic VHD with
+    disk type 4 and the parent's name in its dynamic header."""
+    subprocess.run(["qemu-img", "create", "-q", "-f", "vpc", "-o",
+                    "subformat=dynamic,force_size=on", path, str(size)], check=True)
+    with open(path, "r+b") as f:
+        footer = bytearray(f.read(512))
+        footer[60:64] = (4).to_bytes(4, "big")
+        footer[64:68] = vhd_checksum(footer, 64).to_bytes(4, "big")
+        header_at = int.from_bytes(footer[16:24], "big")
+        f.seek(header_at)
+        header = bytearray(f.read(1024))
+        name = parent_name.encode("utf-16-be")
+        header[64:64 + len(name)] = name
+        header[36:40] = vhd_checksum(header, 36).to_bytes(4, "big")
+        f.seek(0)
+        f.write(footer)
+        f.seek(header_at)
+        f.write(header)
+        f.seek(-512, os.SEEK_END)
+        f.write(footer)
+
+
+def test_a_differencing_vhd_is_never_read_as_standalone(marinad):
+    directory = storage(marinad)
+    base_path = os.path.join(directory, "base.vhd")
+    child_path = os.path.join(directory, "vpc-child.vhd")
+    base = create_and_wait(marinad, base_path, format="vhd", size=8 * MIB)
+    make_differencing_vhd(child_path, "base.vhd")
+
+    child = marinad.manager("ImportDisk", "s", child_path)
+    assert disk_prop(marinad, child, "Type") == "differencing"
+    assert disk_prop(marinad, child, "ParentPath") == base_path
+    assert disk_prop(marinad, child, "Parent") == base
+    assert disk_prop(marinad, base, "InUseAsParent") is True
+    entry = inspect(marinad, child)["chain"][0]
+    assert entry["vhd-checksum-valid"] is True
+    assert entry["vhd-disk-type"] == "differencing"
+    assert entry["vhd-parent-name"] == "base.vhd"
+
+    refused(lambda: convert(marinad, child, os.path.join(directory, "flat.qcow2"),
+                            format="qcow2"), "InvalidArgument", "differencing VHD", "base.vhd")
+    refused(lambda: create_disk(marinad, os.path.join(directory, "grandchild.qcow2"),
+                                format="qcow2", type="differencing", parent=child),
+            "InvalidArgument", "as if it had no parent")
+    refused(lambda: marinad.create("vpc", memory_mib=64, boot_disk=child_path),
+            "InvalidArgument", "Machine 'vpc'", "differencing VHD")
+    refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)

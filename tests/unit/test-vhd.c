@@ -228,6 +228,11 @@ test_image_info_differencing (void)
   g_assert_cmpstr (info->type, ==, "differencing");
   g_assert_cmpuint (info->virtual_size, ==, 32 * MIB);
   g_assert_cmpstr (info->parent_path, ==, base);
+  /* QEMU would read it without its parent: refused for running and copying. */
+  g_assert_false (marina_image_check_qemu_reads (path, &error));
+  g_assert_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "differencing VHD"));
+  g_assert_true (marina_image_check_qemu_reads (base, NULL));
   g_unlink (base);
   g_unlink (path);
   g_rmdir (dir);
