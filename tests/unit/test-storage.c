@@ -149,6 +149,23 @@ test_inside_allowed (Fixture *f, gconstpointer data)
   expect_error (error, MARINA_ERROR_EXISTS, "never overwrites");
 }
 
+/* A link put in an image's place after it was resolved is not followed. */
+static void
+test_swapped_for_link_refused (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = in (f->storage, "disk.raw");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *resolved = NULL;
+
+  g_assert_true (g_file_set_contents (path, "x", 1, NULL));
+  resolved = marina_storage_resolve_existing ((const char *const *) f->roots, path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (symlink ("/etc/shadow", path), ==, 0);
+  g_assert_cmpint (marina_storage_open (resolved, &error), ==, -1);
+  expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "became a symbolic link");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -163,5 +180,7 @@ main (int argc, char **argv)
               fixture_tear_down);
   g_test_add ("/storage/inside-allowed", Fixture, NULL, fixture_set_up, test_inside_allowed,
               fixture_tear_down);
+  g_test_add ("/storage/swapped-for-link-refused", Fixture, NULL, fixture_set_up,
+              test_swapped_for_link_refused, fixture_tear_down);
   return g_test_run ();
 }
