@@ -217,8 +217,15 @@ load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
   g_autoptr(GError) error = NULL;
   MarinaDisk *disk;
 
-  if (path == NULL || !g_path_is_absolute (path) || g_hash_table_contains (self->disks, id))
-    return;
+  /* A hand-edited file must not give us an id that is no object path. */
+  if (!marina_validate_machine_id (id, &error) || path == NULL || !g_path_is_absolute (path) ||
+      g_hash_table_contains (self->disks, id))
+    {
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "Entry [%s] of %s is skipped: %s", id, self->registry_path,
+                          error ? error->message : "it has no absolute path or comes twice");
+      return;
+    }
   disk = export_disk (self, id, path);
   if (marina_disk_refresh (disk, &error))
     return;

@@ -321,6 +321,9 @@ def test_disks_survive_a_restart(marinad, disk):
     stale = os.path.join(storage(marinad), ".big.vhd.marina-0123abcd")
     with open(stale, "w"):
         pass
+    # A hand-edited registry with an entry that cannot be an object is skipped.
+    with open(os.path.join(marinad.state_dir, "disks.conf"), "a") as f:
+        f.write("\n[../evil]\npath=/etc/shadow\n")
 
     marinad.stop()
     marinad.start()
