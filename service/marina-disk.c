@@ -22,6 +22,7 @@ struct _MarinaDisk {
   char *id;
   char *object_path;
   gboolean busy;       /* being created */
+  guint readers;       /* jobs copying from it */
 };
 
 static void marina_disk_iface_init (MarinaDBusDiskIface *iface);
@@ -58,6 +59,20 @@ gboolean
 marina_disk_is_busy (MarinaDisk *self)
 {
   return self->busy;
+}
+
+/* @change: +1 when a job starts copying from the disk, -1 when it ends. */
+void
+marina_disk_add_reader (MarinaDisk *self, int change)
+{
+  g_return_if_fail (change > 0 || self->readers > 0);
+  self->readers += change;
+}
+
+gboolean
+marina_disk_is_read (MarinaDisk *self)
+{
+  return self->readers > 0;
 }
 
 /**

@@ -24,5 +24,8 @@ gboolean     marina_disk_refresh         (MarinaDisk *self,
 void         marina_disk_set_busy        (MarinaDisk *self,
                                           gboolean    busy);
 gboolean     marina_disk_is_busy         (MarinaDisk *self);
+void         marina_disk_add_reader      (MarinaDisk *self,
+                                          int         change);
+gboolean     marina_disk_is_read         (MarinaDisk *self);
 
 G_END_DECLS

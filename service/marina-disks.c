@@ -484,6 +484,10 @@ check_deletable (MarinaDisks *self, MarinaDisk *disk, GError **error)
   if (marina_disk_is_busy (disk))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "Disk '%s' is being created; cancel its job first", path), FALSE;
+  if (marina_disk_is_read (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is being converted into another disk; wait for that job or "
+                        "cancel it first", path), FALSE;
   if (attached && attached[0])
     {
       g_autofree char *names = machine_names (self, attached);
@@ -715,6 +719,7 @@ make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **erro
 typedef struct {
   MarinaDisks *disks;
   MarinaDisk *disk;
+  MarinaDisk *source;  /* Convert's, held as read until the job ends */
   MarinaJob *job;
 } Creating;
 
@@ -744,6 +749,11 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
                           "Disk %s not created: %s", path, error->message);
       marina_job_complete (creating->job, error, NULL);
     }
+  if (creating->source)
+    {
+      marina_disk_add_reader (creating->source, -1);
+      g_object_unref (creating->source);
+    }
   g_object_unref (disk);
   g_object_unref (creating->job);
   g_free (creating);
@@ -763,10 +773,16 @@ describe_new_disk (MarinaDisk *disk, const MarinaDiskSpec *spec)
 
 /* The new disk is on the bus, busy, while its job runs. Takes @spec. */
 static MarinaDisk *
-start_creation (MarinaDisks *self, MarinaDiskSpec *spec, const char *operation, MarinaJob **job)
+start_creation (MarinaDisks *self, MarinaDiskSpec *spec, MarinaDisk *source,
+                const char *operation, MarinaJob **job)
 {
   Creating *creating = g_new0 (Creating, 1);
 
+  if (source)
+    {
+      creating->source = g_object_ref (source);
+      marina_disk_add_reader (source, +1);
+    }
   creating->disks = self;
   creating->disk = g_object_ref (add_disk (self, spec->path));
   marina_disk_set_busy (creating->disk, TRUE);
@@ -786,7 +802,7 @@ marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, Mar
 
   if (spec == NULL)
     return NULL;
-  return start_creation (self, spec, "create-disk", job);
+  return start_creation (self, spec, NULL, "create-disk", job);
 }
 
 /* ---- convert ------------------------------------------------------------------------ */
@@ -862,5 +878,5 @@ marina_disks_convert (MarinaDisks *self, MarinaDisk *source, const char *path, G
 
   if (spec == NULL)
     return NULL;
-  return start_creation (self, spec, "convert-disk", job);
+  return start_creation (self, spec, source, "convert-disk", job);
 }

@@ -550,3 +550,17 @@ def test_a_differencing_vhd_is_never_read_as_standalone(marinad):
     refused(lambda: marinad.create("vpc", memory_mib=64, boot_disk=child_path),
             "InvalidArgument", "Machine 'vpc'", "differencing VHD")
     refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)
+
+
+def test_a_converting_source_is_held_and_a_cancelled_convert_leaves_nothing(marinad):
+    directory = storage(marinad)
+    source_path = os.path.join(directory, "sparse.raw")
+    source = create_and_wait(marinad, source_path, format="raw", size=512 * MIB)
+
+    job = convert(marinad, source, os.path.join(directory, "full.vhd"), format="vhd", type="fixed")
+    refused(lambda: marinad.call(source, DISK_IFACE, "Delete"), "Busy", "being converted")
+    marinad.call(job, JOB_IFACE, "Cancel")
+    assert marinad.wait_job(job)[0] == "cancelled"
+    assert os.listdir(directory) == ["sparse.raw"]
+    marinad.call(source, DISK_IFACE, "Delete")
+    assert os.listdir(directory) == []
