@@ -26,23 +26,16 @@ marina_error_quark (void)
   return (GQuark) quark;
 }
 
-/**
- * marina_error_invalid:
- *
- * Sets an InvalidArgument error; for the many checks that refuse and
- * return at once (`return marina_error_invalid (error, "…", …);`).
- *
- * Returns: FALSE
- */
+/* Sets an InvalidArgument error and returns FALSE, so that validators read
+ * as one line per rule. */
 gboolean
 marina_error_invalid (GError **error, const char *format, ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  g_propagate_error (error, g_error_new_valist (MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                                                format, args));
   va_end (args);
-  g_set_error_literal (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, message);
   return FALSE;
 }

@@ -57,6 +57,7 @@ marina_machine_config_new (void)
   config->cpu_reserve = 0;
   config->scripts = marina_scripts_new ();
   config->access = marina_access_list_new ();
+  config->nics = marina_nic_list_new ();
   return config;
 }
 
@@ -78,6 +79,7 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->boot_order = g_strdupv (config->boot_order);
   copy->scripts = marina_scripts_copy (config->scripts);
   copy->access = marina_access_list_copy (config->access);
+  copy->nics = marina_nic_list_copy (config->nics);
   copy->remote_console_listen = g_strdup (config->remote_console_listen);
   copy->remote_console_auth = g_strdup (config->remote_console_auth);
   return copy;
@@ -98,6 +100,7 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_strfreev (config->boot_order);
   g_clear_pointer (&config->scripts, g_hash_table_unref);
   g_clear_pointer (&config->access, g_ptr_array_unref);
+  g_clear_pointer (&config->nics, g_ptr_array_unref);
   g_free (config->remote_console_listen);
   g_free (config->remote_console_auth);
   g_free (config);
@@ -198,6 +201,7 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          a->cpu_reserve == b->cpu_reserve &&
          scripts_equal (a->scripts, b->scripts) &&
          marina_access_list_equal (a->access, b->access) &&
+         marina_nic_list_equal (a->nics, b->nics) &&
          !remote_console_differs (a, b);
 }
 
@@ -287,20 +291,7 @@ marina_stop_action_from_string (const char *string, MarinaStopAction *action, GE
 
 /* ---- validation ---- */
 
-static gboolean
-invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-invalid (GError **error, const char *format, ...)
-{
-  va_list args;
-
-  va_start (args, format);
-  g_propagate_error (error, g_error_new_valist (MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                                                format, args));
-  va_end (args);
-  return FALSE;
-}
+#define invalid marina_error_invalid
 
 /* XML 1.0 cannot carry C0 controls other than tab and newlines, nor
  * U+FFFE/U+FFFF: a string holding one could not be saved. C1 controls are
@@ -337,27 +328,35 @@ marina_validate_machine_id (const char *id, GError **error)
   return TRUE;
 }
 
+/* Names of machines and networks: what a person types and reads; never a
+ * path component, never a line break. @what is "machine" or "network". */
 gboolean
-marina_validate_machine_name (const char *name, GError **error)
+marina_validate_name (const char *what, const char *name, GError **error)
 {
   glong length;
 
   if (name == NULL || *name == '\0')
-    return invalid (error, "A machine name cannot be empty");
+    return invalid (error, "A %s name cannot be empty", what);
   if (!g_utf8_validate (name, -1, NULL))
-    return invalid (error, "A machine name must be valid UTF-8 text");
+    return invalid (error, "A %s name must be valid UTF-8 text", what);
   length = g_utf8_strlen (name, -1);
   if (length > MARINA_MACHINE_NAME_MAX_CHARS)
-    return invalid (error, "A machine name can have at most %d characters; this one has %ld",
-                    MARINA_MACHINE_NAME_MAX_CHARS, length);
+    return invalid (error, "A %s name can have at most %d characters; this one has %ld",
+                    what, MARINA_MACHINE_NAME_MAX_CHARS, length);
   if (strchr (name, '/') != NULL)
-    return invalid (error, "A machine name cannot contain '/'");
+    return invalid (error, "A %s name cannot contain '/'", what);
   if (!text_is_storable (name, FALSE))
-    return invalid (error, "A machine name cannot contain control characters such as "
-                    "newlines or tabs");
+    return invalid (error, "A %s name cannot contain control characters such as "
+                    "newlines or tabs", what);
   if (g_str_equal (name, ".") || g_str_equal (name, ".."))
-    return invalid (error, "A machine name cannot be '.' or '..'");
+    return invalid (error, "A %s name cannot be '.' or '..'", what);
   return TRUE;
+}
+
+gboolean
+marina_validate_machine_name (const char *name, GError **error)
+{
+  return marina_validate_name ("machine", name, error);
 }
 
 static gboolean
@@ -565,6 +564,7 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
                                          config->cpu_reserve, error) &&
          validate_scripts (config->scripts, error) &&
          marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, error) &&
+         marina_nic_list_validate (config->nics, error) &&
          validate_remote_console (config, error);
 }
 
@@ -784,6 +784,23 @@ marina_machine_config_apply_options (MarinaMachineConfig *config,
   return TRUE;
 }
 
+/* Adapters are PCI devices: added, removed or remodelled only while QEMU is
+ * down. Their network and cable change live (the service does that). */
+static gboolean
+nic_hardware_differs (GPtrArray *a, GPtrArray *b)
+{
+  if (a->len != b->len)
+    return TRUE;
+  for (guint i = 0; i < a->len; i++)
+    {
+      MarinaNic *x = g_ptr_array_index (a, i), *y = g_ptr_array_index (b, i);
+      if (g_strcmp0 (x->id, y->id) != 0 || g_strcmp0 (x->mac, y->mac) != 0 ||
+          g_strcmp0 (x->model, y->model) != 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /**
  * marina_machine_config_hardware_differs:
  *
@@ -811,6 +828,8 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "cdrom";
   if (remote_console_differs (a, b))
     return "remote-console";
+  if (nic_hardware_differs (a->nics, b->nics))
+    return "network adapters";
   return NULL;
 }
 

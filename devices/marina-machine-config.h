@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "marina-access.h"
+#include "marina-nic.h"
 
 G_BEGIN_DECLS
 
@@ -72,6 +73,7 @@ typedef struct {
   GPtrArray *access;      /* of MarinaAccessEntry: who may use, configure or
                            * administer this machine besides root and polkit;
                            * never NULL */
+  GPtrArray *nics;        /* of MarinaNic, at most MARINA_NIC_MAX; never NULL */
 } MarinaMachineConfig;
 
 MarinaMachineConfig *marina_machine_config_new    (void);
@@ -96,6 +98,9 @@ gboolean    marina_stop_action_from_string   (const char       *string,
 
 char       *marina_machine_id_new            (void);
 gboolean    marina_validate_machine_id       (const char *id,
+                                              GError    **error);
+gboolean    marina_validate_name             (const char *what,
+                                              const char *name,
                                               GError    **error);
 gboolean    marina_validate_machine_name     (const char *name,
                                               GError    **error);

@@ -451,6 +451,55 @@ check_runtime (const MarinaQemuRuntime *runtime, GError **error)
          check_socket_path ("guest agent", runtime->agent_socket_path, error);
 }
 
+/* ---- network adapters ---- */
+
+static const char *
+nic_driver (const MarinaMachineConfig *config, const MarinaNic *nic)
+{
+  const char *model = nic->model;
+
+  if (model == NULL)
+    model = config->profile == MARINA_PROFILE_LEGACY ? "e1000" : "virtio";
+  if (g_str_equal (model, "virtio"))
+    return "virtio-net-pci";
+  return model;  /* "e1000" and "tulip" are QEMU's own device names */
+}
+
+/* The backend comes from the service (a tap's fd, user-mode NAT); an adapter
+ * without one gets a hub port of its own: present in the guest, connected
+ * to nothing. The first adapter carries the boot index of "network", so
+ * its iPXE ROM boots. */
+static void
+add_network_adapter (GPtrArray *argv, const MarinaMachineConfig *config,
+                     const MarinaQemuRuntime *runtime, guint index)
+{
+  MarinaNic *nic = g_ptr_array_index (config->nics, index);
+  const char *backend = runtime->nic_backends ? runtime->nic_backends[index] : NULL;
+  g_autofree char *netdev_id = g_strconcat ("net-", nic->id, NULL);
+  GString *netdev = options_new (backend);
+  GString *device = options_new (nic_driver (config, nic));
+
+  if (backend == NULL)
+    g_string_append_printf (netdev, "hubport,hubid=%u", 100 + index);
+  append_option (netdev, "id", netdev_id);
+  add_option (argv, "-netdev", netdev);
+  append_option (device, "netdev", netdev_id);
+  append_option (device, "mac", nic->mac);
+  append_option (device, "id", nic->id);
+  if (index == 0)
+    append_boot_index (device, config, "network");
+  add_option (argv, "-device", device);
+}
+
+static void
+add_network_adapters (GPtrArray *argv, const MarinaMachineConfig *config,
+                      const MarinaQemuRuntime *runtime)
+{
+  for (guint i = 0; i < config->nics->len; i++)
+    add_network_adapter (argv, config, runtime, i);
+}
+
+
 /**
  * marina_qemu_command_line:
  *
@@ -483,6 +532,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
     return NULL;
   add_serial (argv, runtime);
   add_guest_agent (argv, runtime);
+  add_network_adapters (argv, config, runtime);
   if (runtime->incoming)
     {
       add_arg (argv, "-incoming");

@@ -19,6 +19,9 @@ typedef struct {
   gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
   const char *console_tls_dir;    /* x509 files of a remote console (ca-cert.pem,
                                    * server-cert.pem, server-key.pem) */
+  const char *const *nic_backends;/* per adapter of the configuration, in order: the
+                                   * -netdev backend without its id ("tap,fd=10,vhost=off",
+                                   * "user,..."), or NULL for none; NULL: no adapter has one */
 } MarinaQemuRuntime;
 
 GStrv marina_qemu_command_line        (const MarinaMachineConfig *config,

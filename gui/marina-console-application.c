@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-console"
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "marina-console-application.h"
 #include "marina-console-relay.h"
 #include "marina-console-session.h"
@@ -105,7 +107,7 @@ static void
 on_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *error,
                MarinaConsoleApplication *self)
 {
-  g_printerr ("The bus connection was closed.\n");
+  g_printerr (_("The bus connection was closed.\n"));
   g_application_quit (G_APPLICATION (self));
 }
 
@@ -119,7 +121,7 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   g_application_release (G_APPLICATION (self));
   if (self->connection == NULL)
     {
-      g_printerr ("Cannot connect to the bus: %s\n", error->message);
+      g_printerr (_("Cannot connect to the bus: %s\n"), error->message);
       return g_application_quit (G_APPLICATION (self));
     }
   g_dbus_connection_set_exit_on_close (self->connection, FALSE);
@@ -148,7 +150,7 @@ connect_remote (MarinaConsoleApplication *self)
 
   if (stream == NULL)
     {
-      g_printerr ("Cannot reach %s: %s\n", self->connect_url, error->message);
+      g_printerr (_("Cannot reach %s: %s\n"), self->connect_url, error->message);
       return g_application_quit (G_APPLICATION (self));
     }
   g_application_hold (G_APPLICATION (self));
@@ -174,7 +176,7 @@ marina_console_application_activate (GApplication *application)
   address = bus_address (self, &error);
   if (address == NULL)
     {
-      g_printerr ("Cannot find the bus: %s\n", error->message);
+      g_printerr (_("Cannot find the bus: %s\n"), error->message);
       return g_application_quit (application);
     }
   g_application_hold (application);
@@ -226,7 +228,7 @@ run_relay (MarinaConsoleApplication *self)
 
   if (address == NULL)
     {
-      g_printerr ("Cannot find the bus: %s\n", error->message);
+      g_printerr (_("Cannot find the bus: %s\n"), error->message);
       return 1;
     }
   if (self->stdio_bridge)
@@ -243,18 +245,18 @@ marina_console_application_handle_local_options (GApplication *application,
 
   if (self->address && self->session_bus)
     {
-      g_printerr ("--session and --address exclude each other\n");
+      g_printerr (_("--session and --address exclude each other\n"));
       return 2;
     }
   if (self->stdio_bridge || (self->console_proxy && machine_given))
     return run_relay (self);
   if (self->direct)
-    return machine_given || self->connect_url ? (g_printerr ("--direct names the console "
-                                                             "itself: give no machine\n"), 2)
+    return machine_given || self->connect_url ? (g_printerr (_("--direct names the console "
+                                                               "itself: give no machine\n")), 2)
                                               : -1;
   if (!machine_given)
     {
-      g_printerr ("Usage: marina-console [OPTION…] NAME|ID\n");
+      g_printerr (_("Usage: marina-console [OPTION…] NAME|ID\n"));
       return 2;
     }
   if (self->connect_url)
@@ -296,39 +298,39 @@ add_options (MarinaConsoleApplication *self)
 {
   const GOptionEntry entries[] = {
     { "session", 0, 0, G_OPTION_ARG_NONE, &self->session_bus,
-      "Use the session bus (marinad --session)", NULL },
+      N_("Use the session bus (marinad --session)"), NULL },
     { "address", 0, 0, G_OPTION_ARG_STRING, &self->address,
-      "Use the bus at ADDRESS", "ADDRESS" },
+      N_("Use the bus at ADDRESS"), N_("ADDRESS") },
     { "serial", 0, 0, G_OPTION_ARG_NONE, &self->serial,
-      "Show the first serial port instead of the screen", NULL },
-    { "fullscreen", 0, 0, G_OPTION_ARG_NONE, &self->fullscreen, "Start in fullscreen", NULL },
+      N_("Show the first serial port instead of the screen"), NULL },
+    { "fullscreen", 0, 0, G_OPTION_ARG_NONE, &self->fullscreen, N_("Start in fullscreen"), NULL },
     { "connect", 0, 0, G_OPTION_ARG_STRING, &self->connect_url,
-      "Reach marinad on another host through ssh", "ssh://[USER@]HOST[:PORT]" },
+      N_("Reach marinad on another host through ssh"), N_("ssh://[USER@]HOST[:PORT]") },
     { "ssh-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->ssh_options,
-      "Pass -o OPTION to ssh (also: MARINA_SSH_OPTIONS)", "OPTION" },
+      N_("Pass -o OPTION to ssh (also: MARINA_SSH_OPTIONS)"), N_("OPTION") },
     { "remote-console", 0, 0, G_OPTION_ARG_FILENAME, &self->remote_console,
-      "marina-console on the remote host (default: marina-console)", "PATH" },
+      N_("marina-console on the remote host (default: marina-console)"), N_("PATH") },
     { "stdio-bridge", 0, 0, G_OPTION_ARG_NONE, &self->stdio_bridge,
-      "Relay stdin and stdout to the bus (run by --connect on the remote host)", NULL },
+      N_("Relay stdin and stdout to the bus (run by --connect on the remote host)"), NULL },
     { "console-proxy", 0, 0, G_OPTION_ARG_NONE, &self->console_proxy,
-      "Relay stdin and stdout to the machine's console (run by --connect on the remote host)",
+      N_("Relay stdin and stdout to the machine's console (run by --connect on the remote host)"),
       NULL },
     { "direct", 0, 0, G_OPTION_ARG_STRING, &self->direct,
-      "Connect straight to a machine's TCP console (TLS with x509; the authority in "
-      "~/.pki/CA/cacert.pem)", "HOST:PORT" },
+      N_("Connect straight to a machine's TCP console (TLS with x509; the authority in "
+         "~/.pki/CA/cacert.pem)"), N_("HOST:PORT") },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &self->password_file,
-      "Read the direct console's password from FILE", "FILE" },
+      N_("Read the direct console's password from FILE"), N_("FILE") },
     { "username", 0, 0, G_OPTION_ARG_STRING, &self->username,
-      "The user name a SASL console asks for", "NAME" },
+      N_("The user name a SASL console asks for"), N_("NAME") },
     { "print-frames", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->print_frames,
       "Print a line for each frame drawn (benchmarks)", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->machines, NULL, "NAME|ID" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->machines, NULL, N_("NAME|ID") },
     { NULL }
   };
 
   g_application_add_main_option_entries (G_APPLICATION (self), entries);
   g_application_set_option_context_summary (G_APPLICATION (self),
-                                            "Show the console of a Marina virtual machine.");
+                                            _("Show the console of a Marina virtual machine."));
 }
 
 static void

@@ -3,11 +3,15 @@
 #include "config.h"
 
 #include "marina-console-application.h"
+#include "marina-i18n.h"
 
 int
 main (int argc, char **argv)
 {
-  g_autoptr(MarinaConsoleApplication) application = marina_console_application_new ();
+  g_autoptr(MarinaConsoleApplication) application = NULL;
 
+  /* Before the application exists: its option help is translated too. */
+  marina_i18n_init ();
+  application = marina_console_application_new ();
   return g_application_run (G_APPLICATION (application), argc, argv);
 }

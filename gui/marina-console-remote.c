@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-console"
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -106,7 +108,8 @@ marina_console_remote_new (const char *url, const char * const *ssh_options, con
       *g_uri_get_host (uri) == '\0')
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "%s is not ssh://[USER@]HOST[:PORT]", url);
+                   /* Translators: the URL's parts as in --connect's help */
+                   _("%s is not ssh://[USER@]HOST[:PORT]"), url);
       return NULL;
     }
   self->ssh_argv = build_ssh_argv (uri, ssh_options, error);

@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-console"
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
 
@@ -147,7 +149,7 @@ on_service_appeared (GDBusConnection *connection, const char *name, const char *
   MarinaConsoleSession *self = user_data;
 
   g_debug ("service appeared: %s", owner);
-  set_status (self, "Looking for the machine…");
+  set_status (self, _("Looking for the machine…"));
   g_dbus_connection_call (connection, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "FindMachine",
                           g_variant_new ("(s)", self->spec), G_VARIANT_TYPE ("(o)"),
                           G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable, on_machine_found,
@@ -161,7 +163,7 @@ on_service_vanished (GDBusConnection *connection, const char *name, gpointer use
 
   g_debug ("service vanished");
   set_machine (self, NULL);
-  set_status (self, "The Marina service is not running. Waiting for it to start again…");
+  set_status (self, _("The Marina service is not running. Waiting for it to start again…"));
 }
 
 static void
@@ -268,7 +270,7 @@ static void
 marina_console_session_init (MarinaConsoleSession *self)
 {
   self->cancellable = g_cancellable_new ();
-  self->status = g_strdup ("Connecting to the Marina service…");
+  self->status = g_strdup (_("Connecting to the Marina service…"));
 }
 
 /* remote: how to reach the machine's sockets when marinad runs on another
@@ -295,7 +297,7 @@ marina_console_session_new_direct (const char *address)
 
   self->direct_address = g_strdup (address);
   self->spec = g_strdup (address);
-  self->status = g_strdup_printf ("Connecting to %s over TLS", address);
+  self->status = g_strdup_printf (_("Connecting to %s over TLS"), address);
   return self;
 }
 
@@ -460,8 +462,8 @@ marina_console_session_call_async (MarinaConsoleSession *self, const char *metho
   if (self->direct_address)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                               "Machine actions need marinad: this console is connected "
-                               "directly to the machine's screen");
+                               _("Machine actions need marinad: this console is connected "
+                                 "directly to the machine's screen"));
       return g_object_unref (task);
     }
   if (self->machine == NULL)

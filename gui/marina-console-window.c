@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-console"
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "marina-console-window.h"
 #include "marina-serial-view.h"
 #include "marina-vnc-display.h"
@@ -43,15 +45,17 @@ static const char *
 describe_state (const char *state)
 {
   static const struct { const char *state, *label; } labels[] = {
-    { "off", "Off" }, { "starting", "Starting" }, { "running", "Running" },
-    { "paused", "Paused" }, { "saving", "Saving" }, { "saved", "Saved" },
-    { "restoring", "Restoring" }, { "stopping", "Stopping" },
+    /* Translators: a virtual machine's state, shown under its name */
+    { "off", NC_("state", "Off") }, { "starting", NC_("state", "Starting") },
+    { "running", NC_("state", "Running") }, { "paused", NC_("state", "Paused") },
+    { "saving", NC_("state", "Saving") }, { "saved", NC_("state", "Saved") },
+    { "restoring", NC_("state", "Restoring") }, { "stopping", NC_("state", "Stopping") },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (labels); i++)
     if (g_strcmp0 (state, labels[i].state) == 0)
-      return labels[i].label;
-  return state ? state : "Not connected";
+      return g_dpgettext2 (NULL, "state", labels[i].label);
+  return state ? state : _("Not connected");
 }
 
 static void
@@ -85,9 +89,9 @@ show_machine_status (MarinaConsoleWindow *self)
   if (status)
     show_status (self, marina_console_session_get_name (self->session), status);
   else if (marina_console_session_has_console (self->session))
-    show_status (self, "Connecting…", NULL);
+    show_status (self, _("Connecting…"), NULL);
   else
-    show_status (self, describe_state (state), "The console shows when the machine runs.");
+    show_status (self, describe_state (state), _("The console shows when the machine runs."));
 }
 
 static void
@@ -157,7 +161,7 @@ on_console_opened (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *message = marina_console_error_message (error);
       g_debug ("no console: %s", message);
-      return show_status (self, "No Console", message);
+      return show_status (self, _("No Console"), message);
     }
   if (self->kind == MARINA_CONSOLE_SERIAL)
     {
@@ -166,7 +170,7 @@ on_console_opened (GObject *source, GAsyncResult *result, gpointer user_data)
       g_debug ("serial console connected");
     }
   else if (!marina_vnc_display_open_fd (self->display, fd, &error))
-    show_status (self, "No Console", error->message);
+    show_status (self, _("No Console"), error->message);
 }
 
 static void
@@ -253,7 +257,7 @@ on_serial_closed (MarinaConsoleWindow *self)
 static void
 on_display_grabbed (MarinaConsoleWindow *self)
 {
-  g_autofree char *hint = g_strdup_printf ("Press %s to release the pointer",
+  g_autofree char *hint = g_strdup_printf (_("Press %s to release the pointer"),
                                            marina_vnc_display_get_release_hint (self->display));
 
   gtk_label_set_text (self->grab_label, hint);
@@ -270,7 +274,7 @@ on_session_changed (MarinaConsoleWindow *self)
 static void
 on_machine_removed (MarinaConsoleWindow *self)
 {
-  g_printerr ("The machine %s was removed.\n", marina_console_session_get_name (self->session));
+  g_printerr (_("The machine %s was removed.\n"), marina_console_session_get_name (self->session));
   gtk_window_destroy (GTK_WINDOW (self));
 }
 
@@ -344,12 +348,12 @@ marina_console_window_save_screenshot (MarinaConsoleWindow *self, const char *pa
 
   if (texture == NULL)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The console shows nothing yet");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, _("The console shows nothing yet"));
       return FALSE;
     }
   if (!gdk_texture_save_to_png (texture, path))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot write %s", path);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot write %s"), path);
       return FALSE;
     }
   return TRUE;
@@ -362,7 +366,7 @@ save_screenshot_and_tell (MarinaConsoleWindow *self, const char *path)
   g_autofree char *message = NULL;
 
   if (marina_console_window_save_screenshot (self, path, &error))
-    message = g_strdup_printf ("Screenshot saved to %s", path);
+    message = g_strdup_printf (_("Screenshot saved to %s"), path);
   else
     message = g_strdup (error->message);
   g_debug ("%s", message);
@@ -421,7 +425,7 @@ action_send_keys (GSimpleAction *action, GVariant *parameter, gpointer user_data
     {
       guint16 scancode = scancode_for_name (names[i]);
       if (scancode == 0)
-        return show_toast (self, "Unknown key in the combination");
+        return show_toast (self, _("Unknown key in the combination"));
       g_array_append_val (scancodes, scancode);
     }
   marina_vnc_display_send_keys (self->display, (guint16 *) scancodes->data, scancodes->len);

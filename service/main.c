@@ -2,13 +2,14 @@
 #define G_LOG_DOMAIN "marinad"
 #include "config.h"
 
-#include <locale.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 
 #include "marina-error.h"
+#include "marina-i18n.h"
 #include "marina-manager.h"
 #include "marina-systemd.h"
 
@@ -38,24 +39,25 @@ parse_options (int *argc, char ***argv, Options *options, GError **error)
 {
   const GOptionEntry entries[] = {
     { "session", 0, 0, G_OPTION_ARG_NONE, &options->session,
-      "Use the session bus and per-user directories", NULL },
+      N_("Use the session bus and per-user directories"), NULL },
     { "bus-address", 0, 0, G_OPTION_ARG_STRING, &options->bus_address,
-      "Connect to the bus at ADDRESS", "ADDRESS" },
+      N_("Connect to the bus at ADDRESS"), N_("ADDRESS") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->state_dir,
-      "Keep configurations, saved states and the event log in DIR", "DIR" },
+      N_("Keep configurations, saved states and the event log in DIR"), N_("DIR") },
     { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->runtime_dir,
-      "Keep sockets and pid files in DIR (default: STATE-DIR/run with --state-dir)", "DIR" },
+      N_("Keep sockets and pid files in DIR (default: STATE-DIR/run with --state-dir)"),
+      N_("DIR") },
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &options->config_file,
-      "Read settings from FILE instead of marina.conf", "FILE" },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log debug messages", NULL },
+      N_("Read settings from FILE instead of marina.conf"), N_("FILE") },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, N_("Log debug messages"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("— the Marina virtual server");
+  g_autoptr(GOptionContext) context = g_option_context_new (_("— the Marina virtual server"));
+  g_autofree char *summary = g_strdup_printf (_("Runs virtual machines with QEMU and offers them "
+                                                "on D-Bus as %s."), BUS_NAME);
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_summary (context,
-                                "Runs virtual machines with QEMU and offers them on D-Bus as "
-                                BUS_NAME ".");
+  g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_summary (context, summary);
   return g_option_context_parse (context, argc, argv, error);
 }
 
@@ -122,7 +124,7 @@ load_config_file (const Options *options, GKeyFile *keyfile, GError **error)
   /* A missing default file means defaults; a named one must exist. */
   if (!options->config_file && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     return TRUE;
-  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, "Cannot read %s: %s", path,
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT, _("Cannot read %s: %s"), path,
                local_error->message);
   return FALSE;
 }
@@ -133,7 +135,7 @@ check_accelerator (const char *accelerator, GError **error)
   if (g_strv_contains ((const char *const[]) { "auto", "kvm", "tcg", NULL }, accelerator))
     return TRUE;
   g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-               "[qemu] accelerator=%s is unknown; use auto, kvm or tcg", accelerator);
+               _("[qemu] accelerator=%s is unknown; use auto, kvm or tcg"), accelerator);
   return FALSE;
 }
 
@@ -190,6 +192,8 @@ make_settings (const Options *options, GError **error)
   /* On the session bus only its user can call us; elsewhere every call is
    * authorized (marina-authorizer.c). */
   settings->enforce_access = !options->session;
+  /* Bridges and taps need root; a session service gets QEMU's own NAT. */
+  settings->user_networking = options->session || geteuid () != 0;
   /* Only root can hand QEMU a uid of its own. */
   settings->confine_qemu = keyfile_bool (keyfile, "qemu", "confine", TRUE) &&
                            geteuid () == 0 && !options->session;
@@ -257,7 +261,7 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   Daemon *daemon = user_data;
 
-  g_printerr ("marinad: cannot own %s on this bus (is another marinad running?)\n", name);
+  g_printerr (_("marinad: cannot own %s on this bus (is another marinad running?)\n"), name);
   daemon->exit_code = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
 }
@@ -328,7 +332,7 @@ on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished
 {
   Daemon *daemon = user_data;
 
-  g_printerr ("marinad: lost the bus connection\n");
+  g_printerr (_("marinad: lost the bus connection\n"));
   daemon->exit_code = EXIT_FAILURE;
   g_main_loop_quit (daemon->loop);
 }
@@ -343,7 +347,7 @@ main (int argc, char **argv)
   MarinaSettings *settings;
 
   use_plain_malloc (argv);
-  setlocale (LC_ALL, "");
+  marina_i18n_init ();
   if (!parse_options (&argc, &argv, &options, &error) ||
       (settings = make_settings (&options, &error)) == NULL ||
       (connection = connect_bus (&options, &error)) == NULL)

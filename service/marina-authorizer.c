@@ -22,6 +22,7 @@
 #define MACHINE "org.marinavm.Marina1.Machine"
 #define JOB "org.marinavm.Marina1.Job"
 #define DISK "org.marinavm.Marina1.Disk"
+#define NETWORK "org.marinavm.Marina1.Network"
 #define PUBLIC MARINA_RIGHT_NONE
 
 static const struct {
@@ -52,6 +53,9 @@ static const struct {
   { DISK, "Inspect", PUBLIC },
   { DISK, "Convert", MARINA_RIGHT_CREATE },
   { DISK, "Delete", MARINA_RIGHT_CREATE },
+  { MANAGER, "CreateNetwork", MARINA_RIGHT_CREATE },
+  { MANAGER, "ListNetworks", PUBLIC },
+  { MANAGER, "FindNetwork", PUBLIC },
   { MACHINE, "Start", MARINA_RIGHT_USE },
   { MACHINE, "Pause", MARINA_RIGHT_USE },
   { MACHINE, "Resume", MARINA_RIGHT_USE },
@@ -75,6 +79,17 @@ static const struct {
   { MACHINE, "SetConsolePassword", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "Remove", MARINA_RIGHT_ADMINISTER },
   { MACHINE, "Delete", MARINA_RIGHT_ADMINISTER },
+  { MACHINE, "AddNetworkAdapter", MARINA_RIGHT_CONFIGURE },
+  { MACHINE, "RemoveNetworkAdapter", MARINA_RIGHT_CONFIGURE },
+  { MACHINE, "ConfigureNetworkAdapter", MARINA_RIGHT_CONFIGURE },
+  { NETWORK, "Start", MARINA_RIGHT_CONFIGURE },
+  { NETWORK, "Stop", MARINA_RIGHT_CONFIGURE },
+  { NETWORK, "Configure", MARINA_RIGHT_CONFIGURE },
+  { NETWORK, "GetConfig", MARINA_RIGHT_USE },
+  { NETWORK, "GetLeases", MARINA_RIGHT_USE },
+  { NETWORK, "GetAccess", MARINA_RIGHT_CONFIGURE },
+  { NETWORK, "SetAccess", MARINA_RIGHT_ADMINISTER },
+  { NETWORK, "Delete", MARINA_RIGHT_ADMINISTER },
   { JOB, "Wait", PUBLIC },
   { JOB, "Cancel", MARINA_RIGHT_USE },
 };

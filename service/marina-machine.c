@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <gio/gunixfdlist.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "marina-authorizer.h"
@@ -17,6 +18,8 @@
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-machine.h"
+#include "marina-network.h"
+#include "marina-nic-plumbing.h"
 #include "marina-qemu-command-line.h"
 #include "marina-qemu.h"
 #include "marina-scripts.h"
@@ -314,7 +317,8 @@ describe_states (const MachineState *allowed, guint n_allowed)
   for (guint i = 0; i < n_allowed; i++)
     {
       if (i > 0)
-        g_string_append (text, i + 1 == n_allowed ? " or " : ", ");
+        /* Translators: between the states a method allows: "off, saved or paused" */
+        g_string_append (text, i + 1 == n_allowed ? C_("states", " or ") : C_("states", ", "));
       g_string_append (text, state_names[allowed[i]]);
     }
   return g_string_free (g_steal_pointer (&text), FALSE);
@@ -330,7 +334,9 @@ check_state_impl (MarinaMachine *self, const char *action, const MachineState *a
     return TRUE;
   wanted = describe_states (allowed, n_allowed);
   g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
-               "Machine '%s' is %s; %s needs it to be %s", self->config->name,
+               /* Translators: the states are the API's values (its State property) and
+                  the third %s a method: "Machine 'web' is off; Pause needs it to be running" */
+               _("Machine '%s' is %s; %s needs it to be %s"), self->config->name,
                state_names[self->state], action, wanted);
   return FALSE;
 }
@@ -347,6 +353,27 @@ return_error (GDBusMethodInvocation *invocation, GError *error)
 }
 
 /* ---- properties ----------------------------------------------------------- */
+
+/* (id, mac, model in use, network path or "/", connected) */
+static GVariant *
+network_adapters_variant (const MarinaMachineConfig *config)
+{
+  GVariantBuilder adapters;
+
+  g_variant_builder_init (&adapters, G_VARIANT_TYPE ("a(sssob)"));
+  for (guint i = 0; i < config->nics->len; i++)
+    {
+      MarinaNic *nic = config->nics->pdata[i];
+      g_autofree char *network = nic->network ? g_strconcat (MARINA_NETWORK_PATH_PREFIX,
+                                                             nic->network, NULL)
+                                              : g_strdup ("/");
+      const char *model = nic->model ? nic->model
+                        : config->profile == MARINA_PROFILE_LEGACY ? "e1000" : "virtio";
+      g_variant_builder_add (&adapters, "(sssob)", nic->id, nic->mac, model, network,
+                             nic->connected);
+    }
+  return g_variant_builder_end (&adapters);
+}
 
 static void
 sync_config_properties (MarinaMachine *self)
@@ -371,6 +398,7 @@ sync_config_properties (MarinaMachine *self)
   marina_dbus_machine_set_relative_weight (iface, c->cpu_weight);
   marina_dbus_machine_set_maximum_capacity (iface, c->cpu_maximum);
   marina_dbus_machine_set_reserved_capacity (iface, c->cpu_reserve);
+  marina_dbus_machine_set_network_adapters (iface, network_adapters_variant (c));
 }
 
 static void
@@ -437,7 +465,7 @@ get_qmp (MarinaMachine *self, GError **error)
   if (qmp == NULL || !marina_qmp_is_connected (qmp))
     {
       g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                   "Machine '%s' has no connection to its QEMU monitor", self->config->name);
+                   _("Machine '%s' has no connection to its QEMU monitor"), self->config->name);
       return NULL;
     }
   return qmp;
@@ -819,6 +847,7 @@ replace_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error
   sync_config_properties (self);
   reapply_cpu_allocation (self, cpu_changed);
   marina_manager_sync_disks (self->manager);
+  marina_manager_refresh_network_users (self->manager);
   return TRUE;
 }
 
@@ -932,6 +961,260 @@ handle_set_access (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
   return TRUE;
 }
 
+/* ---- network adapters ---------------------------------------------------- */
+
+static void
+on_link_set (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    log_event (self, "warning", "network", error->message);
+}
+
+static void
+set_link (MarinaMachine *self, const MarinaNic *nic, gboolean up)
+{
+  g_autoptr(JsonObject) args = args_new ();
+
+  json_object_set_string_member (args, "name", nic->id);
+  json_object_set_boolean_member (args, "up", up);
+  qmp_call (self, "set_link", args, -1, on_link_set, g_object_ref (self));
+}
+
+/* A cable unplugged in the configuration is unplugged before the guest
+ * runs (QEMU has no command-line switch for it). */
+static void
+apply_cables (MarinaMachine *self)
+{
+  for (guint i = 0; i < self->config->nics->len; i++)
+    {
+      MarinaNic *nic = self->config->nics->pdata[i];
+      if (!nic->connected)
+        set_link (self, nic, FALSE);
+    }
+}
+
+static gboolean
+option_type_error (const char *key, const char *type, GError **error)
+{
+  return marina_error_invalid (error, "Network adapter option '%s' must be of type '%s'", key,
+                               type);
+}
+
+/* "network" is a Network object path, or "/" for none. */
+static gboolean
+parse_network_option (MarinaMachine *self, GVariant *value, char **network, GError **error)
+{
+  const char *path;
+
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH))
+    return option_type_error ("network", "o", error);
+  path = g_variant_get_string (value, NULL);
+  g_clear_pointer (network, g_free);
+  if (g_str_equal (path, "/"))
+    return TRUE;
+  if (!g_str_has_prefix (path, MARINA_NETWORK_PATH_PREFIX) ||
+      marina_manager_get_network (self->manager, path + strlen (MARINA_NETWORK_PATH_PREFIX)) == NULL)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "There is no network at %s (see Manager.ListNetworks)", path), FALSE;
+  *network = g_strdup (path + strlen (MARINA_NETWORK_PATH_PREFIX));
+  return TRUE;
+}
+
+static gboolean
+apply_adapter_option (MarinaMachine *self, MarinaNic *nic, const char *key, GVariant *value,
+                      gboolean adding, GError **error)
+{
+  if (g_str_equal (key, "network"))
+    return parse_network_option (self, value, &nic->network, error);
+  if (g_str_equal (key, "connected"))
+    {
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        return option_type_error (key, "b", error);
+      nic->connected = g_variant_get_boolean (value);
+      return TRUE;
+    }
+  if (adding && (g_str_equal (key, "mac") || g_str_equal (key, "model")))
+    {
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        return option_type_error (key, "s", error);
+      g_free (key[1] == 'a' ? nic->mac : nic->model);
+      *(key[1] == 'a' ? &nic->mac : &nic->model) = g_variant_dup_string (value, NULL);
+      return TRUE;
+    }
+  return marina_error_invalid (error, adding ? "Network adapter option '%s' is not known; use "
+                               "network, mac, model or connected"
+                               : "Network adapter option '%s' cannot change here; use network "
+                               "or connected (mac and model: remove and add the adapter)", key);
+}
+
+static gboolean
+apply_adapter_options (MarinaMachine *self, MarinaNic *nic, GVariant *options, gboolean adding,
+                       GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) owned = value;
+      if (!apply_adapter_option (self, nic, key, value, adding, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* A MAC is unique on the host: two adapters with one address on a bridge
+ * break both. A given one is normalised; none given, one is generated. */
+static gboolean
+settle_mac (MarinaMachine *self, MarinaNic *nic, GError **error)
+{
+  const char *owner;
+
+  if (nic->mac == NULL)
+    {
+      do
+        {
+          g_free (nic->mac);
+          nic->mac = marina_mac_generate ();
+        }
+      while (marina_manager_mac_owner (self->manager, nic->mac, NULL) != NULL ||
+             marina_nic_list_find_mac (self->config->nics, nic->mac) != NULL);
+      return TRUE;
+    }
+  else
+    {
+      g_autofree char *normal = marina_mac_normalize (nic->mac, error);
+      if (normal == NULL)
+        return FALSE;
+      g_free (nic->mac);
+      nic->mac = g_steal_pointer (&normal);
+    }
+  owner = marina_manager_mac_owner (self->manager, nic->mac, NULL);
+  if (owner != NULL)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                        "The MAC address %s belongs to an adapter of machine '%s' already; MAC "
+                        "addresses are unique on the host", nic->mac, owner), FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_off_for_adapters (MarinaMachine *self, const char *what, GError **error)
+{
+  if (self->state == STATE_OFF)
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      "Cannot %s network adapters of machine '%s' while it is %s: adapters are "
+                      "PCI devices; %s first", what, self->config->name,
+                      state_names[self->state],
+                      self->state == STATE_SAVED ? "discard the saved state" : "turn it off"),
+         FALSE;
+}
+
+static gboolean
+handle_add_network_adapter (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                            GVariant *options)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  g_autoptr(MarinaNic) nic = marina_nic_new ();
+  g_autofree char *id = NULL;
+  GError *error = NULL;
+
+  if (!check_off_for_adapters (self, "add", &error))
+    return return_error (invocation, error);
+  nic->id = marina_nic_list_free_id (config->nics);
+  if (nic->id == NULL)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
+                         "Machine '%s' has %d network adapters already, the most a machine can "
+                         "have; remove one first", self->config->name, MARINA_NIC_MAX));
+  if (!apply_adapter_options (self, nic, options, TRUE, &error) ||
+      !marina_validate_nic_model (nic->model, &error) || !settle_mac (self, nic, &error))
+    return return_error (invocation, error);
+  id = g_strdup (nic->id);
+  g_ptr_array_add (config->nics, g_steal_pointer (&nic));
+  if (!marina_nic_list_validate (config->nics, &error) ||
+      !replace_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "network adapter added");
+  marina_dbus_machine_complete_add_network_adapter (iface, invocation, id);
+  return TRUE;
+}
+
+static MarinaNic *
+find_adapter (MarinaMachine *self, MarinaMachineConfig *config, const char *id, GError **error)
+{
+  MarinaNic *nic = marina_nic_list_find (config->nics, id);
+
+  if (nic == NULL)
+    g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                 "Machine '%s' has no network adapter '%s'", self->config->name, id);
+  return nic;
+}
+
+static gboolean
+handle_remove_network_adapter (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                               const char *id)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  GError *error = NULL;
+  MarinaNic *nic = find_adapter (self, config, id, &error);
+
+  if (nic == NULL || !check_off_for_adapters (self, "remove", &error))
+    return return_error (invocation, error);
+  g_ptr_array_remove (config->nics, nic);
+  if (!replace_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "network adapter removed");
+  marina_dbus_machine_complete_remove_network_adapter (iface, invocation);
+  return TRUE;
+}
+
+/* Live: the tap moves to the other bridge, or the link goes down. A move
+ * bounces the link so that the guest asks for a new address. */
+static gboolean
+apply_adapter_live (MarinaMachine *self, const MarinaNic *old, const MarinaNic *nic,
+                    GError **error)
+{
+  gboolean moved = g_strcmp0 (old->network, nic->network) != 0;
+
+  if (self->qemu == NULL || !marina_machine_is_active (self))
+    return TRUE;
+  if (moved && !marina_nic_replug (self->manager, self->config->id, nic, error))
+    return FALSE;
+  if (moved && nic->connected && old->connected)
+    set_link (self, nic, FALSE);
+  if (moved || old->connected != nic->connected)
+    set_link (self, nic, nic->connected);
+  return TRUE;
+}
+
+static gboolean
+handle_configure_network_adapter (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                                  const char *id, GVariant *options)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  GError *error = NULL;
+  MarinaNic *nic = find_adapter (self, config, id, &error);
+  g_autoptr(MarinaNic) old = nic ? marina_nic_copy (nic) : NULL;
+
+  if (nic == NULL || !apply_adapter_options (self, nic, options, FALSE, &error) ||
+      !apply_adapter_live (self, old, nic, &error))
+    return return_error (invocation, error);
+  if (!replace_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "network", "network adapter changed");
+  marina_dbus_machine_complete_configure_network_adapter (iface, invocation);
+  return TRUE;
+}
+
 GPtrArray *
 marina_machine_get_access (MarinaMachine *self)
 {
@@ -980,13 +1263,13 @@ validate_console_password (const char *password, GError **error)
 
   if (length == 0 || length > CONSOLE_PASSWORD_MAX)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "A console password has 1 to %d characters (VNC's limit), not %zu",
+                        _("A console password has 1 to %d characters (VNC's limit), not %zu"),
                         CONSOLE_PASSWORD_MAX, length), FALSE;
   for (gsize i = 0; i < length; i++)
     if (!g_ascii_isgraph (password[i]))
       return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                          "A console password holds printable ASCII characters only, "
-                          "without spaces"), FALSE;
+                          _("A console password holds printable ASCII characters only, "
+                            "without spaces")), FALSE;
   return TRUE;
 }
 
@@ -1024,7 +1307,8 @@ resolve_accelerator (MarinaMachine *self)
 }
 
 static GStrv
-build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
+build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRuntime *nics,
+                    GError **error)
 {
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
   g_autofree char *serial = runtime_file (self, "serial.sock");
@@ -1039,6 +1323,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, GError **error)
     .agent_socket_path = agent,
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
+    .nic_backends = (const char *const *) nics->backends->pdata,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1065,9 +1350,9 @@ check_remote_console_files (MarinaMachine *self, GError **error)
       g_autofree char *path = g_build_filename (tls_dir, tls_files[i], NULL);
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
         return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                            "Machine '%s' has a remote console on port %u, which needs TLS "
-                            "certificates: %s is missing (put ca-cert.pem, server-cert.pem and "
-                            "server-key.pem in [console] tls-dir of marina.conf)",
+                            _("Machine '%s' has a remote console on port %u, which needs TLS "
+                              "certificates: %s is missing (put ca-cert.pem, server-cert.pem and "
+                              "server-key.pem in [console] tls-dir of marina.conf)"),
                             self->config->name, self->config->remote_console_port, path), FALSE;
     }
   return TRUE;
@@ -1079,21 +1364,23 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_auto(GStrv) argv = NULL;
   g_autofree char *log_path = runtime_file (self, "qemu.log");
   g_autofree char *serial_log = machine_file (self, "serial.log");
+  g_auto(MarinaNicRuntime) nics = { 0 };
   MarinaQemuIdentity identity;
   gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
 
-  if (!check_remote_console_files (self, error))
+  if (!check_remote_console_files (self, error) ||
+      !marina_nic_runtime_prepare (&nics, self->manager, self->config, error))
     return FALSE;
   /* Again at each start: a link may have been put in an image's place. */
   if (!marina_manager_check_storage (self->manager, self->config, error))
     return FALSE;
   /* This also checks that the disks exist, naming any that are missing. */
-  argv = build_command_line (self, incoming, error);
+  argv = build_command_line (self, incoming, &nics, error);
   if (argv == NULL)
     return FALSE;
   if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create %s: %s",
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, _("Cannot create %s: %s"),
                         self->runtime_dir, g_strerror (errno)), FALSE;
   remove_runtime_files (self);
   /* Each run gets a fresh serial log; QEMU appends to it. */
@@ -1101,7 +1388,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   if (confine && !prepare_confinement (self, &identity, error))
     return FALSE;
   qemu = marina_qemu_spawn ((const char *const *) argv, log_path, confine ? &identity : NULL,
-                            error);
+                            (const int *) nics.source_fds->data,
+                            (const int *) nics.target_fds->data, nics.source_fds->len, error);
   if (qemu == NULL)
     {
       release_confinement (self);
@@ -1336,6 +1624,7 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
     return;
   watch_qmp (self);
   apply_console_password (self, NULL);
+  apply_cables (self);
   if (self->state == STATE_RESTORING)
     start_incoming (self);
   else
@@ -1572,7 +1861,7 @@ handle_discard_saved_state (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
     return return_error (invocation, error);
   if (g_unlink (path) < 0 && errno != ENOENT)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
-                                                  "Cannot delete the saved state %s: %s",
+                                                  _("Cannot delete the saved state %s: %s"),
                                                   path, g_strerror (errno)));
   touch_machine_file (self, "saved.paused", FALSE);
   sync_saved_state (self);
@@ -1634,7 +1923,7 @@ parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, 
       if (!g_str_equal (key, "timeout") || !g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
         {
           g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                       "Unknown option '%s' of type '%s'; Shutdown knows timeout (u, seconds)",
+                       _("Unknown option '%s' of type '%s'; Shutdown knows timeout (u, seconds)"),
                        key, g_variant_get_type_string (value));
           g_variant_unref (value);
           return FALSE;
@@ -1643,7 +1932,7 @@ parse_shutdown_options (MarinaMachine *self, GVariant *options, guint *timeout, 
     }
   if (*timeout == 0 || *timeout > 3600)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "A shutdown timeout of %u s is out of range; use 1 to 3600 seconds",
+                        _("A shutdown timeout of %u s is out of range; use 1 to 3600 seconds"),
                         *timeout), FALSE;
   return TRUE;
 }
@@ -1804,16 +2093,16 @@ check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GEr
 
   if (g_strcmp0 (config->id, self->config->id) != 0)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "The id of machine '%s' cannot change (it is %s, not %s)",
+                        _("The id of machine '%s' cannot change (it is %s, not %s)"),
                         self->config->name, self->config->id, config->id), FALSE;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager), error))
     return FALSE;
   /* SetConfig needs only configure; the list it would change needs full. */
   if (!marina_access_list_equal (config->access, self->config->access))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "The access list of machine '%s' changes only through "
-                        "Machine.SetAccess (which needs full access); leave <access> as "
-                        "GetConfig returned it", self->config->name), FALSE;
+                        _("The access list of machine '%s' changes only through "
+                          "Machine.SetAccess (which needs full access); leave <access> as "
+                          "GetConfig returned it"), self->config->name), FALSE;
   if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
     return FALSE;
   changed = self->state == STATE_OFF ? NULL
@@ -1926,7 +2215,7 @@ open_client (MarinaMachine *self, GDBusMethodInvocation *invocation, const char 
     return return_error (invocation, error);
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
-                                                  "Cannot make a socket: %s", g_strerror (errno)));
+                                                  _("Cannot make a socket: %s"), g_strerror (errno)));
   call = g_new0 (ClientCall, 1);
   call->self = g_object_ref (self);
   call->invocation = invocation;
@@ -2228,6 +2517,9 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_get_access = handle_get_access;
   iface->handle_set_access = handle_set_access;
   iface->handle_set_console_password = handle_set_console_password;
+  iface->handle_add_network_adapter = handle_add_network_adapter;
+  iface->handle_remove_network_adapter = handle_remove_network_adapter;
+  iface->handle_configure_network_adapter = handle_configure_network_adapter;
 }
 
 static void

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <unistd.h>
+#include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
 #include "marina-disks.h"
@@ -13,6 +14,7 @@
 #include "marina-image.h"
 #include "marina-machine.h"
 #include "marina-manager.h"
+#include "marina-network.h"
 #include "marina-scripts.h"
 #include "marina-storage.h"
 
@@ -34,6 +36,7 @@ struct _MarinaManager {
   GHashTable *scripts;  /* host event → script path */
   GHashTable *machines; /* id → MarinaMachine */
   MarinaDisks *disks;
+  GHashTable *networks; /* id → MarinaNetwork */
   guint next_job_id;
 };
 
@@ -97,8 +100,8 @@ marina_manager_allocate_qemu_uid (MarinaManager *self, GError **error)
         return uid;
     }
   g_set_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES,
-               "All %u uids for confined QEMUs (from %u, [qemu] uid-base and uid-count in "
-               "marina.conf) are taken", settings->qemu_uid_count, settings->qemu_uid_base);
+               _("All %u uids for confined QEMUs (from %u, [qemu] uid-base and uid-count in "
+                 "marina.conf) are taken"), settings->qemu_uid_count, settings->qemu_uid_base);
   return 0;
 }
 
@@ -112,8 +115,21 @@ marina_manager_find_machine_path (MarinaManager *self, const char *object_path)
   return g_hash_table_lookup (self->machines, object_path + strlen (prefix));
 }
 
-/* The authorizer's view of an object: a machine answers for itself, a job
- * for the machine it works on. */
+static GPtrArray *
+network_access (MarinaManager *self, const char *object_path, char **description)
+{
+  MarinaNetwork *network = g_hash_table_lookup (self->networks,
+                                                object_path + strlen (MARINA_NETWORK_PATH_PREFIX));
+
+  if (network == NULL)
+    return NULL;
+  if (description)
+    *description = g_strdup_printf ("network '%s'", marina_network_get_config (network)->name);
+  return g_ptr_array_ref (marina_network_get_access (network));
+}
+
+/* The authorizer's view of an object: a machine or network answers for
+ * itself, a job for the object it works on. */
 static GPtrArray *
 lookup_access (const char *object_path, char **description, gpointer user_data)
 {
@@ -126,6 +142,8 @@ lookup_access (const char *object_path, char **description, gpointer user_data)
 
   if (job != NULL)
     object_path = marina_dbus_job_get_object (job);
+  if (object_path && g_str_has_prefix (object_path, MARINA_NETWORK_PATH_PREFIX))
+    return network_access (self, object_path, description);
   machine = marina_manager_find_machine_path (self, object_path);
   if (machine == NULL)
     return NULL;
@@ -211,7 +229,7 @@ marina_manager_check_name_free (MarinaManager *self, const char *name, const cha
       const MarinaMachineConfig *config = marina_machine_get_config (value);
       if (g_strcmp0 (config->id, except_id) != 0 && g_str_equal (config->name, name))
         return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                            "A machine named '%s' exists already (id %s); choose another name",
+                            _("A machine named '%s' exists already (id %s); choose another name"),
                             name, config->id), FALSE;
     }
   return TRUE;
@@ -397,7 +415,7 @@ make_machine_dir (MarinaManager *self, const char *id, GError **error)
 
   if (g_mkdir_with_parents (dir, 0750) < 0)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                        "Cannot create the machine directory %s: %s", dir,
+                        _("Cannot create the machine directory %s: %s"), dir,
                         g_strerror (errno)), FALSE;
   return TRUE;
 }
@@ -540,13 +558,13 @@ register_machine (MarinaManager *self, const char *config_path, GError **error)
 
   if (!g_path_is_absolute (config_path))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                        "'%s' is not an absolute path", config_path), NULL;
+                        _("'%s' is not an absolute path"), config_path), NULL;
   config = marina_machine_config_load_file (config_path, error);
   if (config == NULL)
     return NULL;
   if (g_hash_table_contains (self->machines, config->id))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                        "A machine with id %s is registered already", config->id), NULL;
+                        _("A machine with id %s is registered already"), config->id), NULL;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
       !marina_manager_check_storage (self, config, error) ||
@@ -621,7 +639,7 @@ handle_find_machine (MarinaDBusManager *iface, GDBusMethodInvocation *invocation
 
   if (machine == NULL)
     return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
-                                                  "No machine is named '%s' or has that id",
+                                                  _("No machine is named '%s' or has that id"),
                                                   name_or_id));
   marina_dbus_manager_complete_find_machine (iface, invocation,
                                              marina_machine_get_object_path (machine));
@@ -884,6 +902,375 @@ marina_manager_run_host_script (MarinaManager *self, const char *event,
                      report_host_script, G_OBJECT (task));
 }
 
+/* ---- networks ------------------------------------------------------------------- */
+
+static char *
+networks_dir (MarinaManager *self)
+{
+  return g_build_filename (self->settings->state_dir, "networks", NULL);
+}
+
+static MarinaNetwork *
+add_network (MarinaManager *self, MarinaNetworkConfig *config)
+{
+  g_autofree char *id = g_strdup (config->id);
+  MarinaNetwork *network = marina_network_new (self, config, self->settings->state_dir);
+  g_autoptr(MarinaDBusObjectSkeleton) object =
+    marina_dbus_object_skeleton_new (marina_network_get_object_path (network));
+
+  marina_dbus_object_skeleton_set_network (object, MARINA_DBUS_NETWORK (network));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->networks, g_steal_pointer (&id), network);
+  return network;
+}
+
+void
+marina_manager_forget_network (MarinaManager *self, const char *id)
+{
+  g_autofree char *path = g_strconcat (MARINA_NETWORK_PATH_PREFIX, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  g_hash_table_remove (self->networks, id);
+}
+
+MarinaNetwork *
+marina_manager_get_network (MarinaManager *self, const char *id)
+{
+  return id ? g_hash_table_lookup (self->networks, id) : NULL;
+}
+
+gboolean
+marina_manager_check_network_name_free (MarinaManager *self, const char *name,
+                                        const char *except_id, GError **error)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->networks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaNetworkConfig *config = marina_network_get_config (value);
+      if (g_strcmp0 (config->id, except_id) != 0 && g_str_equal (config->name, name))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                            "A network named '%s' exists already (id %s); choose another name",
+                            name, config->id), FALSE;
+    }
+  return TRUE;
+}
+
+/* Names of the machines with an adapter on network @id (only those whose
+ * QEMU runs, if @running_only), sorted. */
+GStrv
+marina_manager_network_users (MarinaManager *self, const char *id, gboolean running_only)
+{
+  g_autoptr(GPtrArray) machines = machines_as_array (self);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  g_ptr_array_sort (machines, compare_machine_names);
+  for (guint i = 0; i < machines->len; i++)
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (machines->pdata[i]);
+      gboolean on_it = FALSE;
+      for (guint j = 0; j < config->nics->len; j++)
+        on_it |= g_strcmp0 (((MarinaNic *) config->nics->pdata[j])->network, id) == 0;
+      if (on_it && (!running_only || marina_machine_is_active (machines->pdata[i])))
+        g_ptr_array_add (names, g_strdup (config->name));
+    }
+  g_ptr_array_add (names, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+/* Machine paths per network, for each network's AttachedMachines. */
+void
+marina_manager_refresh_network_users (MarinaManager *self)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->networks);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(GPtrArray) machines = machines_as_array (self);
+      g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+      g_ptr_array_sort (machines, compare_machine_names);
+      for (guint i = 0; i < machines->len; i++)
+        {
+          const MarinaMachineConfig *config = marina_machine_get_config (machines->pdata[i]);
+          for (guint j = 0; j < config->nics->len; j++)
+            if (g_strcmp0 (((MarinaNic *) config->nics->pdata[j])->network, key) == 0)
+              {
+                g_ptr_array_add (paths, (gpointer) marina_machine_get_object_path (machines->pdata[i]));
+                break;
+              }
+        }
+      g_ptr_array_add (paths, NULL);
+      marina_network_set_attached (value, (const char *const *) paths->pdata);
+    }
+}
+
+/* The machine that has an adapter with @mac, other than @except_id, or NULL. */
+const char *
+marina_manager_mac_owner (MarinaManager *self, const char *mac, const char *except_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->machines);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (value);
+      if (g_strcmp0 (config->id, except_id) == 0)
+        continue;
+      for (guint j = 0; j < config->nics->len; j++)
+        if (g_str_equal (((MarinaNic *) config->nics->pdata[j])->mac, mac))
+          return config->name;
+    }
+  return NULL;
+}
+
+/* The first 10.77.N.0/24 no other network of ours has. */
+static guint
+free_subnet_number (MarinaManager *self)
+{
+  for (guint n = 1; n < 255; n++)
+    {
+      g_autofree char *address = g_strdup_printf ("10.77.%u.1", n);
+      GHashTableIter iter;
+      gpointer value;
+      gboolean taken = FALSE;
+
+      g_hash_table_iter_init (&iter, self->networks);
+      while (!taken && g_hash_table_iter_next (&iter, NULL, &value))
+        taken = marina_network_config_same_subnet (marina_network_get_config (value), address);
+      if (!taken)
+        return n;
+    }
+  return 255;
+}
+
+static gboolean
+check_kind_allowed (MarinaManager *self, const MarinaNetworkConfig *config, GError **error)
+{
+  if (self->settings->user_networking && config->kind != MARINA_NETWORK_NAT)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "A %s network needs bridges and taps, which only the system service "
+                        "(marinad as root, without --session) can make; here only nat networks "
+                        "work, through QEMU's user-mode networking",
+                        marina_network_kind_to_string (config->kind)), FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_subnet_free (MarinaManager *self, const MarinaNetworkConfig *config, GError **error)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (config->address == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&iter, self->networks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const MarinaNetworkConfig *other = marina_network_get_config (value);
+      if (other->address && marina_network_config_same_subnet (other, config->address))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                            "Network '%s' uses the subnet of %s already; choose another address",
+                            other->name, config->address), FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+lookup_boolean (GVariant *options, const char *key, gboolean fallback, gboolean *value,
+                GError **error)
+{
+  g_autoptr(GVariant) found = g_variant_lookup_value (options, key, NULL);
+
+  *value = fallback;
+  if (found == NULL)
+    return TRUE;
+  if (!g_variant_is_of_type (found, G_VARIANT_TYPE_BOOLEAN))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "Network option '%s' must be of type 'b'", key), FALSE;
+  *value = g_variant_get_boolean (found);
+  return TRUE;
+}
+
+static MarinaNetworkConfig *
+network_config_from_options (MarinaManager *self, const char *name, GVariant *options,
+                             GError **error)
+{
+  g_autoptr(MarinaNetworkConfig) config = marina_network_config_new ();
+  g_autoptr(GVariantDict) dict = g_variant_dict_new (options);
+
+  config->name = g_strdup (name);
+  marina_network_config_set_defaults (config, free_subnet_number (self));
+  g_variant_dict_remove (dict, "start");
+  if (!marina_network_config_apply_options (config, g_variant_dict_end (dict), error) ||
+      !marina_network_config_validate (config, error) ||
+      !check_kind_allowed (self, config, error) ||
+      !marina_manager_check_network_name_free (self, name, NULL, error) ||
+      !check_subnet_free (self, config, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+static MarinaNetwork *
+create_network (MarinaManager *self, const char *name, GVariant *options, GError **error)
+{
+  g_autoptr(MarinaNetworkConfig) config = network_config_from_options (self, name, options, error);
+  g_autofree char *dir = networks_dir (self);
+  MarinaNetwork *network;
+  gboolean start, force;
+
+  if (config == NULL || !lookup_boolean (options, "start", TRUE, &start, error) ||
+      !lookup_boolean (options, "force", FALSE, &force, error))
+    return NULL;
+  if (g_mkdir_with_parents (dir, 0750) != 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create %s: %s", dir,
+                        g_strerror (errno)), NULL;
+  network = add_network (self, g_steal_pointer (&config));
+  if (!marina_network_save (network, error) ||
+      (start && !marina_network_start (network, force, error)))
+    {
+      g_autofree char *id = g_strdup (marina_network_get_config (network)->id);
+      g_autofree char *path = g_strconcat (dir, "/", id, ".xml", NULL);
+      g_unlink (path);  /* nothing half-made stays */
+      marina_manager_forget_network (self, id);
+      return NULL;
+    }
+  marina_manager_log (self, "info", marina_network_get_object_path (network), "network",
+                      "Network '%s' created", name);
+  return network;
+}
+
+static gboolean
+handle_create_network (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                       const char *name, GVariant *options)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GError *error = NULL;
+  MarinaNetwork *network;
+
+  if (!marina_validate_name ("network", name, &error))
+    return return_error (invocation, error);
+  network = create_network (self, name, options, &error);
+  if (network == NULL)
+    return return_error (invocation, error);
+  marina_manager_refresh_network_users (self);
+  marina_dbus_manager_complete_create_network (iface, invocation,
+                                               marina_network_get_object_path (network));
+  return TRUE;
+}
+
+static GPtrArray *
+networks_as_array (MarinaManager *self)
+{
+  GPtrArray *networks = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->networks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (networks, value);
+  return networks;
+}
+
+static int
+compare_network_names (gconstpointer a, gconstpointer b)
+{
+  return g_utf8_collate (marina_network_get_config (*(MarinaNetwork **) a)->name,
+                         marina_network_get_config (*(MarinaNetwork **) b)->name);
+}
+
+static gboolean
+handle_list_networks (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  g_autoptr(GPtrArray) networks = networks_as_array (self);
+  g_autofree const char **paths = g_new0 (const char *, networks->len + 1);
+
+  g_ptr_array_sort (networks, compare_network_names);
+  for (guint i = 0; i < networks->len; i++)
+    paths[i] = marina_network_get_object_path (networks->pdata[i]);
+  marina_dbus_manager_complete_list_networks (iface, invocation, paths);
+  return TRUE;
+}
+
+static MarinaNetwork *
+find_network (MarinaManager *self, const char *name_or_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+  MarinaNetwork *network = g_hash_table_lookup (self->networks, name_or_id);
+
+  g_hash_table_iter_init (&iter, self->networks);
+  while (network == NULL && g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (marina_network_get_config (value)->name, name_or_id))
+      network = value;
+  return network;
+}
+
+static gboolean
+handle_find_network (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                     const char *name_or_id)
+{
+  MarinaNetwork *network = find_network (MARINA_MANAGER (iface), name_or_id);
+
+  if (network == NULL)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                                                  "No network is named '%s' or has that id",
+                                                  name_or_id));
+  marina_dbus_manager_complete_find_network (iface, invocation,
+                                             marina_network_get_object_path (network));
+  return TRUE;
+}
+
+static void
+load_network_file (MarinaManager *self, const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MarinaNetworkConfig) config = marina_network_config_load_file (path, &error);
+  g_autofree char *base = g_path_get_basename (path);
+
+  if (config && !g_str_has_prefix (base, config->id))
+    g_set_error (&error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                 "its id %s does not match its file name", config->id);
+  if (error)
+    {
+      marina_manager_log (self, "error", MARINA_MANAGER_PATH, "network",
+                          "Cannot load the network configuration %s: %s; the file is left as "
+                          "it is", path, error->message);
+      return;
+    }
+  add_network (self, g_steal_pointer (&config));
+}
+
+/* Networks come back as they were: those that were active are made sure of
+ * (after a reboot the bridges are gone; after a restart of marinad they
+ * are still there, with machines on them). */
+static void
+load_networks (MarinaManager *self)
+{
+  g_autofree char *root = networks_dir (self);
+  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
+  GHashTableIter iter;
+  gpointer value;
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *path = g_build_filename (root, name, NULL);
+      if (g_str_has_suffix (name, ".xml"))
+        load_network_file (self, path);
+    }
+  g_hash_table_iter_init (&iter, self->networks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (marina_network_was_active (value))
+      marina_network_resume (value);
+  marina_manager_refresh_network_users (self);
+}
+
 static void
 marina_manager_iface_init (MarinaDBusManagerIface *iface)
 {
@@ -904,6 +1291,9 @@ marina_manager_iface_init (MarinaDBusManagerIface *iface)
   iface->handle_create_disk = handle_create_disk;
   iface->handle_import_disk = handle_import_disk;
   iface->handle_list_disks = handle_list_disks;
+  iface->handle_create_network = handle_create_network;
+  iface->handle_list_networks = handle_list_networks;
+  iface->handle_find_network = handle_find_network;
 }
 
 /* ---- loading at start ------------------------------------------------------------ */
@@ -1013,6 +1403,7 @@ marina_manager_load_async (MarinaManager *self, GAsyncReadyCallback callback, gp
   load->autostart = first_start_since_boot (self);
   marina_disks_load (self->disks);
   load_machines (self);
+  load_networks (self);
   machines = machines_as_array (self);
   load->pending = machines->len + 1; /* +1: cannot finish while we loop */
   for (guint i = 0; i < machines->len; i++)
@@ -1063,6 +1454,7 @@ marina_manager_finalize (GObject *object)
   g_clear_object (&self->metrics);
   g_hash_table_unref (self->machines);
   g_clear_pointer (&self->disks, marina_disks_free);
+  g_hash_table_unref (self->networks);
   g_clear_object (&self->event_log);
   g_clear_object (&self->cgroups);
   g_clear_pointer (&self->scripts, g_hash_table_unref);
@@ -1084,6 +1476,7 @@ static void
 marina_manager_init (MarinaManager *self)
 {
   self->machines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->networks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }
 
 MarinaManager *

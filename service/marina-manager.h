@@ -32,6 +32,8 @@ typedef struct {
   char *qemu_img;              /* the qemu-img binary */
   char *storage_dir;           /* Marina's own folder for disk images */
   GStrv storage_paths;         /* every folder images may be created and opened in */
+  gboolean user_networking;    /* no bridges or taps: QEMU's user-mode NAT only
+                                * (--session, or not root) */
 } MarinaSettings;
 
 void marina_settings_free (MarinaSettings *settings);
@@ -87,5 +89,21 @@ gboolean              marina_manager_check_storage        (MarinaManager        
                                                            GError                   **error);
 struct _MarinaMachine *marina_manager_find_machine_path   (MarinaManager *self,
                                                            const char    *object_path);
+typedef struct _MarinaNetwork MarinaNetwork;
+MarinaNetwork        *marina_manager_get_network          (MarinaManager *self,
+                                                           const char    *id);
+void                  marina_manager_forget_network       (MarinaManager *self,
+                                                           const char    *id);
+gboolean              marina_manager_check_network_name_free (MarinaManager *self,
+                                                              const char    *name,
+                                                              const char    *except_id,
+                                                              GError       **error);
+GStrv                 marina_manager_network_users        (MarinaManager *self,
+                                                           const char    *id,
+                                                           gboolean       running_only);
+void                  marina_manager_refresh_network_users (MarinaManager *self);
+const char           *marina_manager_mac_owner            (MarinaManager *self,
+                                                           const char    *mac,
+                                                           const char    *except_id);
 
 G_END_DECLS

@@ -120,7 +120,8 @@ open_log (const char *log_path, GError **error)
 
 MarinaQemu *
 marina_qemu_spawn (const char *const *argv, const char *log_path,
-                   const MarinaQemuIdentity *identity, GError **error)
+                   const MarinaQemuIdentity *identity, const int *source_fds,
+                   const int *target_fds, guint n_fds, GError **error)
 {
   g_autoptr(MarinaQemu) self = g_object_new (MARINA_TYPE_QEMU, NULL);
   g_autoptr(GError) local_error = NULL;
@@ -135,7 +136,8 @@ marina_qemu_spawn (const char *const *argv, const char *log_path,
                                          G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
                                          child_setup, (gpointer) identity,
                                          null_fd, log_fd, log_fd,
-                                         NULL, NULL, 0, &self->pid, NULL, NULL, NULL,
+                                         source_fds, target_fds, n_fds,
+                                         &self->pid, NULL, NULL, NULL,
                                          &local_error);
   close (log_fd);
   close (null_fd);

@@ -14,6 +14,9 @@ G_DECLARE_FINAL_TYPE (MarinaQemu, marina_qemu, MARINA, QEMU, GObject)
 MarinaQemu *marina_qemu_spawn               (const char *const *argv,
                                              const char        *log_path,
                                              const MarinaQemuIdentity *identity,
+                                             const int         *source_fds,
+                                             const int         *target_fds,
+                                             guint              n_fds,
                                              GError           **error);
 MarinaQemu *marina_qemu_adopt               (GPid        pid,
                                              const char *log_path,

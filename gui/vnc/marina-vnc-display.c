@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-vnc"
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include <gvnc.h>
 
 #include "marina-vnc-display.h"
@@ -313,8 +315,8 @@ on_vnc_auth_choose_subtype (VncConnection *connection, guint type, GValueArray *
         return;
       }
   g_signal_emit (self, signals[SIGNAL_ERROR], 0,
-                 "The console does not offer TLS with certificates (x509): refusing to send "
-                 "a password in the clear");
+                 _("The console does not offer TLS with certificates (x509): refusing to "
+                   "send a password in the clear"));
   vnc_connection_shutdown (connection);
 }
 
@@ -335,8 +337,8 @@ on_vnc_auth_credential (VncConnection *connection, GValueArray *credentials,
         {
           g_signal_emit (self, signals[SIGNAL_ERROR], 0,
                          credential == VNC_CONNECTION_CREDENTIAL_PASSWORD
-                           ? "The console asks for a password (--password-file)"
-                           : "The console asks for a user name (--username)");
+                           ? _("The console asks for a password (--password-file)")
+                           : _("The console asks for a user name (--username)"));
           vnc_connection_shutdown (connection);
           return;
         }
@@ -347,7 +349,7 @@ on_vnc_auth_credential (VncConnection *connection, GValueArray *credentials,
 static void
 on_vnc_auth_failure (VncConnection *connection, const char *reason, MarinaVncDisplay *self)
 {
-  g_autofree char *message = g_strdup_printf ("The console refused the login: %s", reason);
+  g_autofree char *message = g_strdup_printf (_("The console refused the login: %s"), reason);
 
   g_debug ("error: %s", message);
   g_signal_emit (self, signals[SIGNAL_ERROR], 0, message);
@@ -793,7 +795,7 @@ marina_vnc_display_open_fd (MarinaVncDisplay *self, int fd, GError **error)
   if (!vnc_connection_open_fd (self->connection, fd))
     {
       drop_connection (self);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot use the console socket");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("Cannot use the console socket"));
       return FALSE;
     }
   return TRUE;
@@ -868,7 +870,8 @@ marina_vnc_display_release_grab (MarinaVncDisplay *self)
 const char *
 marina_vnc_display_get_release_hint (MarinaVncDisplay *self)
 {
-  return "Ctrl+Alt";
+  /* Translators: the keys, named as printed on the keyboard */
+  return C_("keys", "Ctrl+Alt");
 }
 
 int

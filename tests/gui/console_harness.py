@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from gi.repository import GLib  # noqa: E402
 
-from marina_harness import BUILD_DIR, wait_until  # noqa: E402
+from marina_harness import BUILD_DIR, ENGLISH, wait_until  # noqa: E402
 
 import gi  # noqa: E402
 gi.require_version("GdkPixbuf", "2.0")
@@ -57,8 +57,8 @@ class Console:
         self.xvfb = xvfb
         self.bus = bus
         self.log_path = os.path.join(directory, f"console-{time.monotonic_ns()}.log")
-        env = dict(os.environ,
-                   DISPLAY=xvfb.display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
+        env = dict(os.environ, **ENGLISH)
+        env.update(DISPLAY=xvfb.display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
                    G_MESSAGES_DEBUG="marina-console marina-vnc", NO_AT_BRIDGE="1",
                    GTK_A11Y="none", GSETTINGS_BACKEND="memory",
                    # The window's actions are exported on the "session" bus:

@@ -23,6 +23,23 @@ ERROR_PREFIX = BUS_NAME + ".Error."
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_DIR = os.environ.get("MARINA_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+
+# Tests compare messages with English text: whatever the developer's locale,
+# the programs under test speak English unless a test asks for GERMAN (po/de.po,
+# compiled into build/po, which MARINA_LOCALEDIR points the uninstalled programs at).
+# LC_ALL and LC_MESSAGES are emptied because they would override LANG.
+ENGLISH = {"LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8"}
+GERMAN = {"LANGUAGE": "de", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "de_DE.UTF-8",
+          "MARINA_LOCALEDIR": os.path.join(BUILD_DIR, "po")}
+
+
+def require_german():
+    """Fails (rather than passing in English) where GERMAN cannot work."""
+    catalogue = os.path.join(GERMAN["MARINA_LOCALEDIR"], "de", "LC_MESSAGES", "marina.mo")
+    assert os.path.exists(catalogue), f"{catalogue} is not built"
+    locales = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.split()
+    # Without the locale, setlocale() falls back to C and gettext ignores LANGUAGE.
+    assert "de_DE.utf8" in locales, "the de_DE.UTF-8 locale is missing: run .ci/setup"
 MARINAD = os.path.join(BUILD_DIR, "service", "marinad")
 
 
@@ -69,8 +86,12 @@ class PrivateBus:
 class Marinad:
     """The real service, with its own state directory and marina.conf."""
 
-    def __init__(self, bus, directory, accelerator="tcg", extra_conf=""):
+    def __init__(self, bus, directory, accelerator="tcg", extra_conf="", env=None, netns=None,
+                 session=False):
         self.bus = bus
+        self.netns = netns
+        self.session = session
+        self.env = {**os.environ, **ENGLISH, **(env or {})}
         self.directory = directory
         self.state_dir = os.path.join(directory, "state")
         self.config = os.path.join(directory, "marina.conf")
@@ -92,10 +113,13 @@ class Marinad:
         log = open(self.log_path, "a")
         # MARINA_TEST_WRAPPER="valgrind -q" or "gdb -batch -ex run -ex bt --args" helps debugging.
         wrapper = os.environ.get("MARINA_TEST_WRAPPER", "").split()
+        # Networks are made in a namespace of the test's own, never on the host.
+        if self.netns:
+            wrapper = ["ip", "netns", "exec", self.netns.name] + wrapper
         self.process = subprocess.Popen(
             wrapper + [MARINAD, "--bus-address", self.bus.address, "--state-dir", self.state_dir,
-             "--config", self.config],
-            stdout=log, stderr=subprocess.STDOUT)
+             "--config", self.config] + (["--session"] if self.session else []),
+            stdout=log, stderr=subprocess.STDOUT, env=self.env)
         wait_until(self.has_name, 15, "marinad to own its bus name")
         return self
 
@@ -334,15 +358,54 @@ def _remove_cgroups_once(name):
     return left
 
 
-def kill_machines(marinad):
-    """QEMU outlives marinad by design: a test must stop its own by pid."""
-    run_dir = os.path.join(marinad.state_dir, "run", "machines")
-    for root, _, files in os.walk(run_dir):
-        if "qemu.pid" in files:
-            with open(os.path.join(root, "qemu.pid")) as f:
+def kill_pid_files(root, name):
+    """Kill (by pid, never by name) each process whose pid is in a file
+    called @name below @root."""
+    for directory, _, files in os.walk(root):
+        if name in files:
+            with open(os.path.join(directory, name)) as f:
                 pid = int(f.read().strip() or 0)
             if pid > 0 and pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def kill_machines(marinad):
+    """QEMU outlives marinad by design: a test must stop its own by pid."""
+    kill_pid_files(os.path.join(marinad.state_dir, "run", "machines"), "qemu.pid")
+
+
+class NetNs:
+    """A network namespace of the test's own: marinad's bridges, taps and
+    dnsmasq live in it and vanish with it."""
+
+    def __init__(self, prefix="mt"):
+        self.name = f"{prefix}-{os.getpid()}-{next(_netns_counter)}"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.run("ip", "link", "set", "lo", "up")
+
+    def run(self, *command, check=True, timeout=30):
+        return subprocess.run(["ip", "netns", "exec", self.name, *command], check=check,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def succeeds(self, *command):
+        return self.run(*command, check=False).returncode == 0
+
+    def delete(self):
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
+
+
+_netns_counter = iter(range(1, 1000000))
+
+
+def kill_networks(marinad):
+    """Active networks outlive marinad by design: stop their dnsmasq by pid
+    and unmount the DHCP namespaces of internal networks."""
+    run_dir = os.path.join(marinad.state_dir, "run", "networks")
+    kill_pid_files(run_dir, "dnsmasq.pid")
+    for root, _, files in os.walk(run_dir):
+        if "netns" in files:
+            subprocess.run(["umount", "-l", os.path.join(root, "netns")], check=False,
+                           capture_output=True)
 
 
 def make_temp_dir():
@@ -405,7 +468,8 @@ class Polkitd:
         self.installed = []
         policy = os.path.join(POLKIT_ACTIONS_DIR, POLICY_NAME)
         if not os.path.exists(policy):
-            shutil.copy(os.path.join(SOURCE_DIR, "service", "data", POLICY_NAME), policy)
+            # The merged policy (with its translations), as meson install puts it.
+            shutil.copy(os.path.join(BUILD_DIR, "service", "data", POLICY_NAME), policy)
             self.installed.append(policy)
         if rules:
             path = os.path.join(POLKIT_RULES_DIR, f"10-marina-test-{os.getpid()}.rules")

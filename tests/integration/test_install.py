@@ -82,3 +82,30 @@ def test_polkit_actions_match_the_authorizer(installed):
     for action in actions.values():
         assert action.find("defaults/allow_active").text.startswith("auth_admin")
         assert action.find("defaults/allow_any").text != "yes"
+
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def test_polkit_actions_speak_german(installed):
+    """polkit shows the authentication dialog in the user's language: every
+    action carries a German description and message next to the English."""
+    destdir, _ = installed
+    path = find(destdir, "org.marinavm.Marina1.policy")
+    for action in ET.parse(path).getroot().iter("action"):
+        for element in ("description", "message"):
+            texts = {e.get(XML_LANG): e.text for e in action.findall(element)}
+            assert texts.get(None), f"{action.get('id')} has no English {element}"
+            german = texts.get("de")
+            assert german and german != texts[None], \
+                f"{action.get('id')} has no German {element}: {texts}"
+
+
+def test_translations_are_installed(installed):
+    destdir, _ = installed
+    catalogue = find(destdir, "marina.mo")
+    assert catalogue.endswith(os.path.join("de", "LC_MESSAGES", "marina.mo"))
+    if not os.path.exists(os.path.join(BUILD_DIR, "gui", "marina-console")):
+        return  # no GUI, no .desktop file
+    desktop = open(find(destdir, "org.marinavm.Console.desktop")).read()
+    assert "Name[de]=Marina-Konsole" in desktop

@@ -18,6 +18,7 @@ test_table_lists_every_method (void)
     marina_dbus_machine_interface_info (),
     marina_dbus_job_interface_info (),
     marina_dbus_disk_interface_info (),
+    marina_dbus_network_interface_info (),
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (interfaces); i++)

@@ -646,6 +646,74 @@ test_real_incoming (Fixture *fixture, gconstpointer data)
   run_real_qemu (fixture, config, checks);
 }
 
+static MarinaNic *
+nic_new (const char *id, const char *mac, const char *model)
+{
+  MarinaNic *nic = marina_nic_new ();
+
+  nic->id = g_strdup (id);
+  nic->mac = g_strdup (mac);
+  nic->model = g_strdup (model);
+  return nic;
+}
+
+/* Each adapter: the service's backend, the profile's model unless one is
+ * named, its MAC, and the boot index of "network" on the first one only. */
+static void
+test_network_adapters (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("nics", MARINA_PROFILE_MODERN);
+  const char *const backends[] = { "tap,fd=10,vhost=off", NULL };
+  g_auto(GStrv) argv = NULL;
+
+  g_ptr_array_add (config->nics, nic_new ("nic0", "02:4d:52:00:00:01", NULL));
+  g_ptr_array_add (config->nics, nic_new ("nic1", "02:4d:52:00:00:02", "e1000"));
+  g_strfreev (config->boot_order);
+  config->boot_order = g_strsplit ("network,disk", ",", -1);
+  fixture->runtime.nic_backends = backends;
+  argv = build (config, &fixture->runtime);
+  assert_option (argv, "-netdev", "tap,fd=10,vhost=off,id=net-nic0");
+  assert_option (argv, "-device", "virtio-net-pci,netdev=net-nic0,mac=02:4d:52:00:00:01,id=nic0,"
+                                  "bootindex=1");
+  assert_option (argv, "-netdev", "hubport,hubid=101,id=net-nic1");
+  assert_option (argv, "-device", "e1000,netdev=net-nic1,mac=02:4d:52:00:00:02,id=nic1");
+}
+
+static void
+test_legacy_adapter_default (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("old-nic", MARINA_PROFILE_LEGACY);
+  g_auto(GStrv) argv = NULL;
+
+  g_ptr_array_add (config->nics, nic_new ("nic0", "02:4d:52:00:00:03", NULL));
+  argv = build (config, &fixture->runtime);
+  assert_option (argv, "-device", "e1000,netdev=net-nic0,mac=02:4d:52:00:00:03,id=nic0");
+}
+
+/* QEMU itself takes the adapters: models and MACs as configured. */
+static void
+test_real_adapters (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("real-nics", MARINA_PROFILE_MODERN);
+  const char *const checks[] = {
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/nic0\", "
+      "\"property\": \"type\"}}", "virtio-net-pci",
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/nic1\", "
+      "\"property\": \"mac\"}}", "02:4d:52:00:00:02",
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/nic2\", "
+      "\"property\": \"type\"}}", "tulip",
+    NULL
+  };
+
+  if (skip_without_qemu ())
+    return;
+  g_ptr_array_add (config->nics, nic_new ("nic0", "02:4d:52:00:00:01", NULL));
+  g_ptr_array_add (config->nics, nic_new ("nic1", "02:4d:52:00:00:02", "e1000"));
+  g_ptr_array_add (config->nics, nic_new ("nic2", "02:4d:52:00:00:03", "tulip"));
+  config->boot_disk = g_strdup (fixture->raw_image);
+  run_real_qemu (fixture, config, checks);
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
@@ -668,6 +736,9 @@ main (int argc, char **argv)
   ADD ("/devices/qemu/real/modern", test_real_modern);
   ADD ("/devices/qemu/real/legacy", test_real_legacy);
   ADD ("/devices/qemu/real/incoming", test_real_incoming);
+  ADD ("/devices/qemu/network-adapters", test_network_adapters);
+  ADD ("/devices/qemu/legacy-adapter-default", test_legacy_adapter_default);
+  ADD ("/devices/qemu/real/adapters", test_real_adapters);
 
   return g_test_run ();
 }
