@@ -139,6 +139,27 @@ check_accelerator (const char *accelerator, GError **error)
   return FALSE;
 }
 
+/* The storage directory comes first; [storage] paths= adds folders. */
+static void
+set_storage (MarinaSettings *settings, GKeyFile *keyfile)
+{
+  g_autofree char *fallback = g_build_filename (settings->state_dir, "disks", NULL);
+  g_auto(GStrv) paths = g_key_file_get_string_list (keyfile, "storage", "paths", NULL, NULL);
+  g_autoptr(GStrvBuilder) all = g_strv_builder_new ();
+
+  settings->storage_dir = keyfile_string (keyfile, "storage", "directory", fallback);
+  g_strv_builder_add (all, settings->storage_dir);
+  for (guint i = 0; paths && paths[i]; i++)
+    {
+      g_strstrip (paths[i]);
+      if (g_path_is_absolute (paths[i]))
+        g_strv_builder_add (all, paths[i]);
+      else if (*paths[i])
+        g_warning ("[storage] paths=: '%s' is not an absolute path and is ignored", paths[i]);
+    }
+  settings->storage_paths = g_strv_builder_end (all);
+}
+
 static MarinaSettings *
 make_settings (const Options *options, GError **error)
 {
@@ -180,6 +201,8 @@ make_settings (const Options *options, GError **error)
   settings->qemu_uid_count = keyfile_uint (keyfile, "qemu", "uid-count", 1000);
   settings->console_tls_dir = keyfile_string (keyfile, "console", "tls-dir",
                                               MARINA_SYSCONFDIR "/tls");
+  settings->qemu_img = keyfile_string (keyfile, "qemu", "img-binary", "qemu-img");
+  set_storage (settings, keyfile);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;
   return g_steal_pointer (&settings);

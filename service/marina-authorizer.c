@@ -21,6 +21,7 @@
 #define MANAGER "org.marinavm.Marina1.Manager"
 #define MACHINE "org.marinavm.Marina1.Machine"
 #define JOB "org.marinavm.Marina1.Job"
+#define DISK "org.marinavm.Marina1.Disk"
 #define NETWORK "org.marinavm.Marina1.Network"
 #define PUBLIC MARINA_RIGHT_NONE
 
@@ -43,6 +44,15 @@ static const struct {
   { MANAGER, "UnwatchMetrics", PUBLIC },
   { MANAGER, "GetAccess", PUBLIC },
   { MANAGER, "SetAccess", MARINA_RIGHT_SERVER },
+  /* Disks have no access lists of their own: making, importing and deleting
+   * image files is the server's create right; reading what they are is public,
+   * like the properties that already show it. */
+  { MANAGER, "CreateDisk", MARINA_RIGHT_CREATE },
+  { MANAGER, "ImportDisk", MARINA_RIGHT_CREATE },
+  { MANAGER, "ListDisks", PUBLIC },
+  { DISK, "Inspect", PUBLIC },
+  { DISK, "Convert", MARINA_RIGHT_CREATE },
+  { DISK, "Delete", MARINA_RIGHT_CREATE },
   { MANAGER, "CreateNetwork", MARINA_RIGHT_CREATE },
   { MANAGER, "ListNetworks", PUBLIC },
   { MANAGER, "FindNetwork", PUBLIC },

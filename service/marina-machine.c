@@ -13,6 +13,8 @@
 
 #include "marina-authorizer.h"
 #include "marina-confinement.h"
+#include "marina-image.h"
+#include "marina-storage.h"
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-machine.h"
@@ -580,32 +582,61 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
   return self->qemu_uid;
 }
 
-#define MAX_GRANTS 7
+#define MAX_PARENTS 8
+#define MAX_GRANTS (7 + MAX_PARENTS)
 
 /* QEMU's names for the files of an x509 server, in [console] tls-dir. */
 static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
 
-/* Fills @grants with what QEMU opens itself, its runtime folder (where it
- * makes its sockets) first; fds it is given (saved state, consoles) need
- * nothing. */
+/* QEMU opens a differencing disk's parents itself, read-only. Only parents in
+ * a storage folder are opened to it: a qcow2 naming /etc/shadow as its
+ * backing file must not get QEMU's uid an ACL entry on /etc/shadow. */
 static guint
-machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log, GStrv *tls)
+parent_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
 {
-  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
+  const char *const *roots =
+    (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
+  g_autoptr(MarinaImageInfo) info = marina_image_info_read (self->config->boot_disk, NULL);
   guint n = 0;
 
-  *serial_log = machine_file (self, "serial.log");
+  while (info && info->parent_path && n < MAX_PARENTS)
+    {
+      char *parent = marina_storage_resolve_existing (roots, info->parent_path, NULL);
+      if (parent == NULL)
+        break;
+      g_ptr_array_add (strings, parent);
+      grants[n++] = (MarinaGrant) { parent, FALSE };
+      marina_image_info_free (info);
+      info = marina_image_info_read (parent, NULL);
+    }
+  return n;
+}
+
+/* Fills @grants with what QEMU opens itself, its runtime folder (where it
+ * makes its sockets) first; fds it is given (saved state, consoles) need
+ * nothing. @strings keeps the paths made here. */
+static guint
+machine_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+{
+  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
+  char *serial_log = machine_file (self, "serial.log");
+  guint n = 0;
+
+  g_ptr_array_add (strings, serial_log);
   grants[n++] = (MarinaGrant) { self->runtime_dir, TRUE };
-  grants[n++] = (MarinaGrant) { *serial_log, TRUE };
+  grants[n++] = (MarinaGrant) { serial_log, TRUE };
   if (self->config->boot_disk)
-    grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+    {
+      grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+      n += parent_grants (self, grants + n, strings);
+    }
   if (self->config->cdrom)
     grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
-  *tls = g_new0 (char *, G_N_ELEMENTS (tls_files) + 1);
   for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
     {
-      (*tls)[i] = g_build_filename (tls_dir, tls_files[i], NULL);
-      grants[n++] = (MarinaGrant) { (*tls)[i], FALSE };
+      char *path = g_build_filename (tls_dir, tls_files[i], NULL);
+      g_ptr_array_add (strings, path);
+      grants[n++] = (MarinaGrant) { path, FALSE };
     }
   return n;
 }
@@ -614,13 +645,12 @@ static void
 release_confinement (MarinaMachine *self)
 {
   MarinaGrant grants[MAX_GRANTS];
-  g_autofree char *serial_log = NULL;
-  g_auto(GStrv) tls = NULL;
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
   guint n;
 
   if (self->qemu_uid == 0)
     return;
-  n = machine_grants (self, grants, &serial_log, &tls);
+  n = machine_grants (self, grants, strings);
   marina_confinement_revoke (self->qemu_uid, grants, n);
   self->qemu_uid = 0;
 }
@@ -630,15 +660,14 @@ static gboolean
 prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError **error)
 {
   MarinaGrant grants[MAX_GRANTS];
-  g_autofree char *serial_log = NULL;
-  g_auto(GStrv) tls = NULL;
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
   uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
   guint n;
 
   if (uid == 0)
     return FALSE;
   marina_qemu_identity_init (identity, uid);
-  n = machine_grants (self, grants, &serial_log, &tls);
+  n = machine_grants (self, grants, strings);
   if (!marina_confinement_grant (uid, grants, n, error))
     return FALSE;
   self->qemu_uid = uid;
@@ -817,6 +846,7 @@ replace_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error
   marina_machine_config_free (old);
   sync_config_properties (self);
   reapply_cpu_allocation (self, cpu_changed);
+  marina_manager_sync_disks (self->manager);
   marina_manager_refresh_network_users (self->manager);
   return TRUE;
 }
@@ -1330,6 +1360,9 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 
   if (!check_remote_console_files (self, error) ||
       !marina_nic_runtime_prepare (&nics, self->manager, self->config, error))
+    return FALSE;
+  /* Again at each start: a link may have been put in an image's place. */
+  if (!marina_manager_check_storage (self->manager, self->config, error))
     return FALSE;
   /* This also checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, &nics, error);
@@ -2078,7 +2111,8 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   GError *error = NULL;
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
 
-  if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
+  if (config == NULL || !marina_manager_check_storage (self->manager, config, &error) ||
+      !marina_machine_config_probe_formats (config, &error) ||
       !marina_manager_check_macs_free (self->manager, config, &error) ||
       !check_config_change (self, config, &error) || !check_cpu_change (self, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))

@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "marina-disk"
+#include "config.h"
+
+#include <errno.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "marina-disk-creation.h"
+#include "marina-disks.h"
+#include "marina-error.h"
+#include "marina-machine.h"
+#include "marina-manager.h"
+#include "marina-storage.h"
+#include "marina-vhd.h"
+
+/* Every disk marinad knows, created, imported or named by a machine, is a
+ * Disk object with a stable id. The list survives restarts in
+ * STATE/disks.conf (one group per id: path, format, type), written
+ * atomically; the relations between disks (parent, in use as parent) and
+ * machines (attached to) are worked out again from the images and machine
+ * configurations whenever one of them changes. */
+
+#define REGISTRY_FILE "disks.conf"
+#define MAX_PARENT_DEPTH MARINA_IMAGE_MAX_CHAIN
+
+struct _MarinaDisks {
+  MarinaManager *manager;
+  GDBusObjectManagerServer *object_manager;
+  const MarinaSettings *settings;
+  char *registry_path;
+  GHashTable *disks;  /* id → MarinaDisk */
+};
+
+/* A creation cut short by marinad's own end leaves its temporary file
+ * (".NAME.marina-XXXXXXXX", see marina-disk-creation.c); no image is ever
+ * named so, and no other marinad shares this folder. */
+static void
+remove_stale_temp_files (const char *dir)
+{
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr(GRegex) temp = g_regex_new ("^\\..+\\.marina-[0-9a-f]{8}$", 0, 0, NULL);
+  const char *name;
+
+  while (listing && (name = g_dir_read_name (listing)))
+    if (g_regex_match (temp, name, 0, NULL))
+      {
+        g_autofree char *path = g_build_filename (dir, name, NULL);
+        g_message ("Removing %s, left by a disk creation that did not finish", path);
+        g_unlink (path);
+      }
+}
+
+MarinaDisks *
+marina_disks_new (MarinaManager *manager, GDBusObjectManagerServer *object_manager)
+{
+  MarinaDisks *self = g_new0 (MarinaDisks, 1);
+
+  self->manager = manager;
+  self->object_manager = object_manager;
+  self->settings = marina_manager_get_settings (manager);
+  self->registry_path = g_build_filename (self->settings->state_dir, REGISTRY_FILE, NULL);
+  self->disks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  if (g_mkdir_with_parents (self->settings->storage_dir, 0750) != 0)
+    g_warning ("Cannot create the storage directory %s: %s", self->settings->storage_dir,
+               g_strerror (errno));
+  remove_stale_temp_files (self->settings->storage_dir);
+  return self;
+}
+
+void
+marina_disks_free (MarinaDisks *self)
+{
+  g_hash_table_unref (self->disks);
+  g_free (self->registry_path);
+  g_free (self);
+}
+
+const char *const *
+marina_disks_get_roots (MarinaDisks *self)
+{
+  return (const char *const *) self->settings->storage_paths;
+}
+
+/* Publishes a job of a disk's; returns its object path. */
+const char *
+marina_disks_add_job (MarinaDisks *self, MarinaJob *job)
+{
+  return marina_manager_add_job (self->manager, job);
+}
+
+const char *
+marina_disks_get_qemu_img (MarinaDisks *self)
+{
+  return self->settings->qemu_img;
+}
+
+static int
+compare_paths (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (marina_disk_get_path (*(MarinaDisk **) a),
+                    marina_disk_get_path (*(MarinaDisk **) b));
+}
+
+/* Sorted by path. */
+GPtrArray *
+marina_disks_list (MarinaDisks *self)
+{
+  GPtrArray *list = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer disk;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    g_ptr_array_add (list, disk);
+  g_ptr_array_sort (list, compare_paths);
+  return list;
+}
+
+MarinaDisk *
+marina_disks_find_path (MarinaDisks *self, const char *path)
+{
+  GHashTableIter iter;
+  gpointer disk;
+
+  if (path == NULL || *path == '\0')
+    return NULL;
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    if (g_str_equal (marina_disk_get_path (disk), path))
+      return disk;
+  return NULL;
+}
+
+MarinaDisk *
+marina_disks_lookup (MarinaDisks *self, const char *object_path)
+{
+  if (object_path == NULL || !g_str_has_prefix (object_path, MARINA_DISK_PATH_PREFIX))
+    return NULL;
+  return g_hash_table_lookup (self->disks, object_path + strlen (MARINA_DISK_PATH_PREFIX));
+}
+
+/* ---- the registry ------------------------------------------------------------- */
+
+static gboolean
+save_registry (MarinaDisks *self, GError **error)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GPtrArray) disks = marina_disks_list (self);
+  g_autofree char *text = NULL;
+
+  g_key_file_set_comment (keyfile, NULL, NULL,
+                          " The disks marinad knows, by id. Written by marinad.", NULL);
+  for (guint i = 0; i < disks->len; i++)
+    {
+      MarinaDisk *disk = disks->pdata[i];
+      if (marina_disk_is_busy (disk))
+        continue;  /* known for good once created */
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "path", marina_disk_get_path (disk));
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "format",
+                             marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)));
+      g_key_file_set_string (keyfile, marina_disk_get_id (disk), "type",
+                             marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)));
+    }
+  text = g_key_file_to_data (keyfile, NULL, NULL);
+  return g_file_set_contents_full (self->registry_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                   0640, error);
+}
+
+static void
+store (MarinaDisks *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!save_registry (self, &error))
+    marina_manager_log (self->manager, "error", MARINA_MANAGER_PATH, "disk",
+                        "Cannot store the list of disks: %s", error->message);
+}
+
+static MarinaDisk *
+export_disk (MarinaDisks *self, const char *id, const char *path)
+{
+  MarinaDisk *disk = marina_disk_new (self, id, path);
+  g_autoptr(MarinaDBusObjectSkeleton) object =
+    marina_dbus_object_skeleton_new (marina_disk_get_object_path (disk));
+
+  marina_disk_refresh (disk, NULL);
+  marina_dbus_object_skeleton_set_disk (object, MARINA_DBUS_DISK (disk));
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->disks, g_strdup (id), disk);
+  return disk;
+}
+
+static MarinaDisk *
+add_disk (MarinaDisks *self, const char *path)
+{
+  g_autofree char *id = marina_machine_id_new ();
+
+  return export_disk (self, id, path);
+}
+
+static void
+forget_disk (MarinaDisks *self, MarinaDisk *disk)
+{
+  g_autofree char *id = g_strdup (marina_disk_get_id (disk));
+
+  g_dbus_object_manager_server_unexport (self->object_manager, marina_disk_get_object_path (disk));
+  g_hash_table_remove (self->disks, id);
+}
+
+static void
+load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
+{
+  g_autofree char *path = g_key_file_get_string (keyfile, id, "path", NULL);
+  g_autofree char *format = g_key_file_get_string (keyfile, id, "format", NULL);
+  g_autofree char *type = g_key_file_get_string (keyfile, id, "type", NULL);
+  g_autoptr(GError) error = NULL;
+  MarinaDisk *disk;
+
+  /* A hand-edited file must not give us an id that is no object path. */
+  if (!marina_validate_machine_id (id, &error) || path == NULL || !g_path_is_absolute (path) ||
+      g_hash_table_contains (self->disks, id))
+    {
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "Entry [%s] of %s is skipped: %s", id, self->registry_path,
+                          error ? error->message : "it has no absolute path or comes twice");
+      return;
+    }
+  disk = export_disk (self, id, path);
+  if (marina_disk_refresh (disk, &error))
+    return;
+  /* Kept, so that a disk on a storage that is not mounted yet comes back. */
+  if (format)
+    marina_dbus_disk_set_format (MARINA_DBUS_DISK (disk), format);
+  if (type)
+    marina_dbus_disk_set_type_ (MARINA_DBUS_DISK (disk), type);
+  marina_manager_log (self->manager, "warning", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s cannot be read: %s", path, error->message);
+}
+
+void
+marina_disks_load (MarinaDisks *self)
+{
+  g_autoptr(GKeyFile) keyfile = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  if (!g_key_file_load_from_file (keyfile, self->registry_path, G_KEY_FILE_NONE, &error))
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        marina_manager_log (self->manager, "error", MARINA_MANAGER_PATH, "disk",
+                            "Cannot read the list of disks %s: %s", self->registry_path,
+                            error->message);
+      return;
+    }
+  ids = g_key_file_get_groups (keyfile, NULL);
+  for (guint i = 0; ids[i]; i++)
+    load_entry (self, keyfile, ids[i]);
+  marina_disks_update_relations (self);
+}
+
+/* ---- relations ------------------------------------------------------------------ */
+
+static gboolean
+is_parent_of_any (MarinaDisks *self, MarinaDisk *parent)
+{
+  GHashTableIter iter;
+  gpointer disk;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    if (g_str_equal (marina_dbus_disk_get_parent_path (disk), marina_disk_get_path (parent)))
+      return TRUE;
+  return FALSE;
+}
+
+void
+marina_disks_update_relations (MarinaDisks *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      MarinaDBusDisk *disk = value;
+      MarinaDisk *parent = marina_disks_find_path (self, marina_dbus_disk_get_parent_path (disk));
+      const char *parent_path = parent ? marina_disk_get_object_path (parent) : "/";
+
+      if (g_strcmp0 (marina_dbus_disk_get_parent (disk), parent_path) != 0)
+        marina_dbus_disk_set_parent (disk, parent_path);
+      if (marina_dbus_disk_get_in_use_as_parent (disk) != is_parent_of_any (self, value))
+        marina_dbus_disk_set_in_use_as_parent (disk, !marina_dbus_disk_get_in_use_as_parent (disk));
+    }
+}
+
+static void
+attach (GHashTable *attached, const char *path, const char *machine)
+{
+  GPtrArray *machines;
+
+  if (path == NULL || *path == '\0')
+    return;
+  machines = g_hash_table_lookup (attached, path);
+  if (machines == NULL)
+    {
+      machines = g_ptr_array_new ();
+      g_hash_table_insert (attached, (gpointer) path, machines);
+    }
+  g_ptr_array_add (machines, (gpointer) machine);
+}
+
+static void
+set_attached (MarinaDisk *disk, GPtrArray *machines)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+  const char *const *now = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (disk));
+
+  for (guint i = 0; machines && i < machines->len; i++)
+    g_ptr_array_add (paths, machines->pdata[i]);
+  g_ptr_array_add (paths, NULL);
+  if (now == NULL || !g_strv_equal (now, (const char *const *) paths->pdata))
+    marina_dbus_disk_set_attached_to (MARINA_DBUS_DISK (disk), (const char *const *) paths->pdata);
+}
+
+/**
+ * marina_disks_sync:
+ * @machines: every MarinaMachine
+ *
+ * Makes each machine's boot disk and CD/DVD image a known disk and sets
+ * every disk's AttachedTo.
+ */
+void
+marina_disks_sync (MarinaDisks *self, GPtrArray *machines)
+{
+  g_autoptr(GHashTable) attached = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                          (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  gpointer key, disk;
+  gboolean added = FALSE;
+
+  for (guint i = 0; i < machines->len; i++)
+    {
+      const MarinaMachineConfig *config = marina_machine_get_config (machines->pdata[i]);
+      const char *object_path = marina_machine_get_object_path (machines->pdata[i]);
+      attach (attached, config->boot_disk, object_path);
+      attach (attached, config->cdrom, object_path);
+    }
+  g_hash_table_iter_init (&iter, attached);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (marina_disks_find_path (self, key) == NULL && g_path_is_absolute (key))
+      {
+        add_disk (self, key);
+        added = TRUE;
+      }
+  g_hash_table_iter_init (&iter, self->disks);
+  while (g_hash_table_iter_next (&iter, NULL, &disk))
+    set_attached (disk, g_hash_table_lookup (attached, marina_disk_get_path (disk)));
+  if (added)
+    {
+      store (self);
+      marina_disks_update_relations (self);
+    }
+}
+
+/**
+ * marina_disks_check_chain:
+ * @path: a disk (which may be a machine's, outside storage)
+ *
+ * Before qemu-img follows a chain, every parent in it must lie in a storage
+ * folder: a qcow2 naming /etc/shadow as its backing file must not make a
+ * root service open it.
+ */
+gboolean
+marina_disks_check_chain (MarinaDisks *self, const char *path, GError **error)
+{
+  g_autofree char *current = g_strdup (path);
+
+  for (guint depth = 0; current != NULL; depth++)
+    {
+      g_autofree char *resolved = NULL;
+      g_autoptr(MarinaImageInfo) info = NULL;
+
+      if (depth == MAX_PARENT_DEPTH)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                            "The chain of '%s' is more than %u images deep (a loop?)", path,
+                            MAX_PARENT_DEPTH), FALSE;
+      if (depth > 0 &&
+          !(resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), current,
+                                                        error)))
+        return g_prefix_error (error, "A parent in the chain of '%s': ", path), FALSE;
+      info = marina_image_info_read (current, error);
+      if (info == NULL)
+        return FALSE;
+      g_free (current);
+      current = g_steal_pointer (&info->parent_path);
+    }
+  return TRUE;
+}
+
+/* ---- import ------------------------------------------------------------------------ */
+
+static MarinaDisk *
+import_at_depth (MarinaDisks *self, const char *path, guint depth, GError **error)
+{
+  g_autofree char *resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), path,
+                                                               error);
+  g_autoptr(MarinaImageInfo) info = NULL;
+  MarinaDisk *known;
+  int fd;
+
+  if (resolved == NULL)
+    return NULL;
+  known = marina_disks_find_path (self, resolved);
+  if (known)
+    return known;
+  if (depth == MAX_PARENT_DEPTH)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "'%s' has more than %u parents (a loop?)", path, MAX_PARENT_DEPTH), NULL;
+  fd = marina_storage_open (resolved, error);
+  if (fd < 0)
+    return NULL;
+  info = marina_image_info_read_fd (fd, resolved, error);
+  close (fd);
+  if (info == NULL)
+    return NULL;
+  /* A differencing disk comes with its parents, which must be in storage too. */
+  if (info->parent_path && !import_at_depth (self, info->parent_path, depth + 1, error))
+    return g_prefix_error (error, "The parent of '%s': ", resolved), NULL;
+  return add_disk (self, resolved);
+}
+
+MarinaDisk *
+marina_disks_import (MarinaDisks *self, const char *path, GError **error)
+{
+  guint known = g_hash_table_size (self->disks);
+  MarinaDisk *disk = import_at_depth (self, path, 0, error);
+
+  if (disk == NULL || g_hash_table_size (self->disks) == known)
+    return disk;
+  store (self);
+  marina_disks_update_relations (self);
+  marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s imported", marina_disk_get_path (disk));
+  return disk;
+}
+
+/* ---- delete -------------------------------------------------------------------------- */
+
+static char *
+children_of (MarinaDisks *self, MarinaDisk *parent)
+{
+  g_autoptr(GPtrArray) disks = marina_disks_list (self);
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  for (guint i = 0; i < disks->len; i++)
+    if (g_str_equal (marina_dbus_disk_get_parent_path (disks->pdata[i]), marina_disk_get_path (parent)))
+      g_ptr_array_add (names, (gpointer) marina_disk_get_path (disks->pdata[i]));
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+static char *
+machine_names (MarinaDisks *self, const char *const *object_paths)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; object_paths[i]; i++)
+    {
+      MarinaMachine *machine = marina_manager_find_machine_path (self->manager, object_paths[i]);
+      g_ptr_array_add (names, g_strdup_printf ("'%s'", machine ? marina_machine_get_config (machine)->name
+                                                              : object_paths[i]));
+    }
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (", ", (char **) names->pdata);
+}
+
+static gboolean
+check_deletable (MarinaDisks *self, MarinaDisk *disk, GError **error)
+{
+  const char *const *attached = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (disk));
+  const char *path = marina_disk_get_path (disk);
+
+  if (marina_disk_is_busy (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is being created; cancel its job first", path), FALSE;
+  if (marina_disk_is_read (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is being converted into another disk; wait for that job or "
+                        "cancel it first", path), FALSE;
+  if (attached && attached[0])
+    {
+      g_autofree char *names = machine_names (self, attached);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                          "Disk '%s' is attached to the machine%s %s; take it out of their "
+                          "configuration first", path, attached[1] ? "s" : "", names), FALSE;
+    }
+  if (is_parent_of_any (self, disk))
+    {
+      g_autofree char *children = children_of (self, disk);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                          "Disk '%s' is the parent of %s; delete or merge those first", path,
+                          children), FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+unlink_image (MarinaDisks *self, const char *path, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *resolved = marina_storage_resolve_existing (marina_disks_get_roots (self), path,
+                                                               &local_error);
+
+  if (resolved == NULL && g_error_matches (local_error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND))
+    return TRUE;  /* gone already: only the object is left to forget */
+  if (resolved == NULL)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "Marina deletes only images in its storage folders: %s",
+                        local_error->message), FALSE;
+  if (g_unlink (resolved) != 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot delete '%s': %s",
+                        resolved, g_strerror (errno)), FALSE;
+  return TRUE;
+}
+
+gboolean
+marina_disks_delete (MarinaDisks *self, MarinaDisk *disk, GError **error)
+{
+  g_autofree char *path = g_strdup (marina_disk_get_path (disk));
+
+  if (!check_deletable (self, disk, error) || !unlink_image (self, path, error))
+    return FALSE;
+  marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                      "Disk %s deleted", path);
+  forget_disk (self, disk);
+  store (self);
+  marina_disks_update_relations (self);
+  return TRUE;
+}
+
+/* ---- create ------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *key;
+  const char *type;
+} OptionType;
+
+static const OptionType create_options[] = {
+  { "format", "s" }, { "type", "s" }, { "size", "t" }, { "parent", "s" }, { NULL, NULL },
+};
+static const OptionType convert_options[] = { { "format", "s" }, { "type", "s" }, { NULL, NULL } };
+static const char *const formats[] = { "vhd", "vhdx", "qcow2", "raw", NULL };
+static const char *const types[] = { "dynamic", "fixed", "differencing", NULL };
+
+static const OptionType *
+find_option (const OptionType *known, const char *key)
+{
+  for (; known->key; known++)
+    if (g_str_equal (known->key, key))
+      return known;
+  return NULL;
+}
+
+/* @names: the options, for a person ("format and type"). A parent may be
+ * given as a path or a Disk object path. */
+static gboolean
+check_options (GVariant *options, const char *method, const OptionType *known, const char *names,
+               GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) owned = value;
+      const OptionType *option = find_option (known, key);
+      if (option == NULL)
+        return marina_error_invalid (error, "%s has no option '%s'; it takes %s", method, key,
+                                     names);
+      if (g_str_equal (key, "parent") && g_variant_is_of_type (value, G_VARIANT_TYPE_OBJECT_PATH))
+        continue;
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE (option->type)))
+        return marina_error_invalid (error, "%s option '%s' must be of type '%s', not '%s'", method,
+                                     key, option->type, g_variant_get_type_string (value));
+    }
+  return TRUE;
+}
+
+static gboolean
+check_choice (const char *what, const char *value, const char *const *choices, GError **error)
+{
+  g_autofree char *list = NULL;
+
+  if (g_strv_contains (choices, value))
+    return TRUE;
+  list = g_strjoinv (", ", (char **) choices);
+  return marina_error_invalid (error, "Unknown disk %s '%s'; use one of %s", what, value, list);
+}
+
+/* The parent by object path or by path: it must be a readable image in storage. */
+static MarinaDisk *
+find_parent (MarinaDisks *self, const char *name, GError **error)
+{
+  MarinaDisk *disk;
+
+  if (g_variant_is_object_path (name) && g_str_has_prefix (name, MARINA_DISK_PATH_PREFIX))
+    {
+      disk = marina_disks_lookup (self, name);
+      if (disk == NULL)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                            "There is no disk %s to be the parent", name), NULL;
+      name = marina_disk_get_path (disk);
+    }
+  disk = marina_disks_import (self, name, error);
+  if (disk == NULL)
+    return g_prefix_error (error, "The parent disk: "), NULL;
+  if (marina_disk_is_busy (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "The parent disk '%s' is still being created", name), NULL;
+  if (!marina_image_check_qemu_reads (marina_disk_get_path (disk), error))
+    return NULL;
+  return disk;
+}
+
+static gboolean
+check_size (const MarinaDiskSpec *spec, GError **error)
+{
+  if (spec->size == 0 && spec->parent_path == NULL)
+    return marina_error_invalid (error, "A %s disk needs a size (option 'size', in bytes)",
+                                 spec->type);
+  if (spec->size % 512 != 0)
+    return marina_error_invalid (error, "The size %" G_GUINT64_FORMAT " is not a multiple of 512 "
+                                 "bytes (one sector)", spec->size);
+  if (g_str_equal (spec->format, "vhd") && spec->size > MARINA_VHD_MAX_SIZE)
+    return marina_error_invalid (error, "A VHD holds at most 2040 GiB (%" G_GUINT64_FORMAT " "
+                                 "bytes); %" G_GUINT64_FORMAT " is too large: use vhdx or qcow2",
+                                 MARINA_VHD_MAX_SIZE, spec->size);
+  return TRUE;
+}
+
+static gboolean
+check_format_and_type (const MarinaDiskSpec *spec, gboolean has_parent, GError **error)
+{
+  gboolean differencing = g_str_equal (spec->type, "differencing");
+
+  if (!check_choice ("format", spec->format, formats, error) ||
+      !check_choice ("type", spec->type, types, error))
+    return FALSE;
+  if (differencing && !g_str_equal (spec->format, "qcow2"))
+    return marina_error_invalid (error, "QEMU cannot write differencing %s disks; make a qcow2 "
+                                 "differencing disk (format qcow2), over a parent of any format",
+                                 spec->format);
+  if (differencing && !has_parent)
+    return marina_error_invalid (error, "A differencing disk needs a parent (option 'parent': a "
+                                 "path or a Disk object path)");
+  if (!differencing && has_parent)
+    return marina_error_invalid (error, "Only a differencing disk has a parent; set type to "
+                                 "differencing");
+  if (g_str_equal (spec->format, "qcow2") && g_str_equal (spec->type, "fixed"))
+    return marina_error_invalid (error, "qcow2 disks are dynamic or differencing; for a fixed "
+                                 "disk use vhd or raw");
+  return TRUE;
+}
+
+static gboolean
+apply_parent (MarinaDisks *self, MarinaDiskSpec *spec, const char *name, GError **error)
+{
+  MarinaDisk *parent = find_parent (self, name, error);
+  guint64 parent_size;
+
+  if (parent == NULL)
+    return FALSE;
+  spec->parent_path = g_strdup (marina_disk_get_path (parent));
+  spec->parent_format = g_strdup (marina_dbus_disk_get_format (MARINA_DBUS_DISK (parent)));
+  parent_size = marina_dbus_disk_get_virtual_size (MARINA_DBUS_DISK (parent));
+  if (spec->size != 0 && spec->size < parent_size)
+    return marina_error_invalid (error, "A differencing disk of %" G_GUINT64_FORMAT " bytes would "
+                                 "be smaller than its parent '%s' (%" G_GUINT64_FORMAT " bytes)",
+                                 spec->size, spec->parent_path, parent_size);
+  return TRUE;
+}
+
+static MarinaDiskSpec *
+make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **error)
+{
+  g_autoptr(MarinaDiskSpec) spec = g_new0 (MarinaDiskSpec, 1);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  g_autoptr(GVariant) parent = NULL;
+
+  spec->dir_fd = -1;
+  spec->qemu_img = g_strdup (self->settings->qemu_img);
+  if (!check_options (options, "CreateDisk", create_options, "format, type, size and parent",
+                      error))
+    return NULL;
+  if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
+    spec->format = g_strdup ("vhd");
+  if (!g_variant_dict_lookup (&dict, "type", "s", &spec->type))
+    spec->type = g_strdup ("dynamic");
+  g_variant_dict_lookup (&dict, "size", "t", &spec->size);
+  parent = g_variant_dict_lookup_value (&dict, "parent", NULL);
+  if (!check_format_and_type (spec, parent != NULL, error) ||
+      (parent && !apply_parent (self, spec, g_variant_get_string (parent, NULL), error)) ||
+      !check_size (spec, error))
+    return NULL;
+  spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
+                                           &spec->name, error);
+  if (spec->path == NULL)
+    return NULL;
+  if (marina_disks_find_path (self, spec->path))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                        "A disk at '%s' is known already (being created, or its file is missing); "
+                        "delete that disk first or choose another name", spec->path), NULL;
+  return g_steal_pointer (&spec);
+}
+
+typedef struct {
+  MarinaDisks *disks;
+  MarinaDisk *disk;
+  MarinaDisk *source;  /* Convert's, held as read until the job ends */
+  MarinaJob *job;
+} Creating;
+
+static void
+on_created (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Creating *creating = user_data;
+  MarinaDisks *self = creating->disks;
+  MarinaDisk *disk = creating->disk;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_strdup (marina_disk_get_path (disk));
+
+  marina_disk_set_busy (disk, FALSE);
+  if (marina_disk_create_finish (result, &error))
+    {
+      marina_disk_refresh (disk, NULL);
+      store (self);
+      marina_disks_update_relations (self);
+      marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
+                          "Disk %s created", path);
+      marina_job_complete (creating->job, NULL, "created");
+    }
+  else
+    {
+      forget_disk (self, disk);
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "Disk %s not created: %s", path, error->message);
+      marina_job_complete (creating->job, error, NULL);
+    }
+  if (creating->source)
+    {
+      marina_disk_add_reader (creating->source, -1);
+      g_object_unref (creating->source);
+    }
+  g_object_unref (disk);
+  g_object_unref (creating->job);
+  g_free (creating);
+}
+
+/* The new disk's object shows what was asked for until the image exists. */
+static void
+describe_new_disk (MarinaDisk *disk, const MarinaDiskSpec *spec)
+{
+  MarinaDBusDisk *iface = MARINA_DBUS_DISK (disk);
+
+  marina_dbus_disk_set_format (iface, spec->format);
+  marina_dbus_disk_set_type_ (iface, spec->type);
+  marina_dbus_disk_set_virtual_size (iface, spec->size);
+  marina_dbus_disk_set_parent_path (iface, spec->parent_path ? spec->parent_path : "");
+}
+
+/* The new disk is on the bus, busy, while its job runs. Takes @spec. */
+static MarinaDisk *
+start_creation (MarinaDisks *self, MarinaDiskSpec *spec, MarinaDisk *source,
+                const char *operation, MarinaJob **job)
+{
+  Creating *creating = g_new0 (Creating, 1);
+
+  if (source)
+    {
+      creating->source = g_object_ref (source);
+      marina_disk_add_reader (source, +1);
+    }
+  creating->disks = self;
+  creating->disk = g_object_ref (add_disk (self, spec->path));
+  marina_disk_set_busy (creating->disk, TRUE);
+  describe_new_disk (creating->disk, spec);
+  creating->job = marina_job_new (operation, marina_disk_get_object_path (creating->disk), TRUE);
+  *job = creating->job;
+  marina_disks_update_relations (self);
+  marina_disk_create_async (spec, creating->job, on_created, creating);
+  return creating->disk;
+}
+
+MarinaDisk *
+marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
+                     GError **error)
+{
+  MarinaDiskSpec *spec = make_spec (self, path, options, error);
+
+  if (spec == NULL)
+    return NULL;
+  return start_creation (self, spec, NULL, "create-disk", job);
+}
+
+/* ---- convert ------------------------------------------------------------------------ */
+
+/* A copy of a disk that a running guest writes to would be torn. */
+static gboolean
+check_source_idle (MarinaDisks *self, MarinaDisk *source, GError **error)
+{
+  const char *const *attached = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (source));
+
+  if (marina_disk_is_busy (source))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is still being "
+                        "created", marina_disk_get_path (source)), FALSE;
+  for (guint i = 0; attached && attached[i]; i++)
+    {
+      MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[i]);
+      if (machine && marina_machine_is_active (machine))
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                            "Disk '%s' is in use by the running machine '%s'; turn it off "
+                            "(or save it) before converting the disk",
+                            marina_disk_get_path (source),
+                            marina_machine_get_config (machine)->name), FALSE;
+    }
+  return TRUE;
+}
+
+static MarinaDiskSpec *
+make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
+                   GError **error)
+{
+  g_autoptr(MarinaDiskSpec) spec = g_new0 (MarinaDiskSpec, 1);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  MarinaDBusDisk *from = MARINA_DBUS_DISK (source);
+
+  spec->dir_fd = -1;
+  spec->qemu_img = g_strdup (self->settings->qemu_img);
+  if (!check_options (options, "Convert", convert_options, "format and type", error) ||
+      !check_source_idle (self, source, error))
+    return NULL;
+  if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
+    spec->format = g_strdup (marina_dbus_disk_get_format (from));
+  if (!g_variant_dict_lookup (&dict, "type", "s", &spec->type))
+    spec->type = g_strdup ("dynamic");
+  spec->size = marina_dbus_disk_get_virtual_size (from);
+  spec->source_path = g_strdup (marina_disk_get_path (source));
+  spec->source_format = g_strdup (marina_dbus_disk_get_format (from));
+  if (g_str_equal (spec->type, "differencing"))
+    return marina_error_invalid (error, "Convert makes a standalone disk from the whole chain; "
+                                 "a differencing child is made with CreateDisk"), NULL;
+  if (!check_format_and_type (spec, FALSE, error) ||
+      (spec->size && !check_size (spec, error)) ||
+      !marina_disks_check_chain (self, spec->source_path, error) ||
+      !marina_image_check_qemu_reads (spec->source_path, error))
+    return NULL;
+  spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
+                                           &spec->name, error);
+  if (spec->path == NULL)
+    return NULL;
+  return g_steal_pointer (&spec);
+}
+
+/**
+ * marina_disks_convert:
+ *
+ * Copies @source, with its whole chain flattened, into a new image at @path
+ * of another format or type.
+ */
+MarinaDisk *
+marina_disks_convert (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
+                      MarinaJob **job, GError **error)
+{
+  MarinaDiskSpec *spec = make_convert_spec (self, source, path, options, error);
+
+  if (spec == NULL)
+    return NULL;
+  return start_creation (self, spec, source, "convert-disk", job);
+}
