@@ -2,11 +2,10 @@
 #define G_LOG_DOMAIN "marina-disk"
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "marina-disk-creation.h"
+#include "marina-disk-steps.h"
 #include "marina-error.h"
 #include "marina-image.h"
 
@@ -23,8 +22,6 @@
  * Progress. VHDs get force_size=on: see devices/marina-vhd.c for the size
  * rule. */
 
-#define OUTPUT_KEPT 4096
-
 void
 marina_disk_spec_free (MarinaDiskSpec *spec)
 {
@@ -40,30 +37,6 @@ marina_disk_spec_free (MarinaDiskSpec *spec)
   g_free (spec->name);
   g_free (spec->path);
   g_free (spec);
-}
-
-typedef struct {
-  MarinaDiskSpec *spec;
-  MarinaJob *job;
-  char *temp_name;
-  char *temp_path;
-  GSubprocess *process;
-  GString *output;
-  gulong cancel_handler;
-} Creation;
-
-static void
-creation_free (Creation *creation)
-{
-  if (creation->cancel_handler)
-    g_cancellable_disconnect (marina_job_get_cancellable (creation->job), creation->cancel_handler);
-  marina_disk_spec_free (creation->spec);
-  g_object_unref (creation->job);
-  g_free (creation->temp_name);
-  g_free (creation->temp_path);
-  g_clear_object (&creation->process);
-  g_string_free (creation->output, TRUE);
-  g_free (creation);
 }
 
 static char *
@@ -92,8 +65,9 @@ add_args (GPtrArray *argv, const char *first, ...)
   va_end (args);
 }
 
+/* @copy: for `qemu-img convert`, which names the backing file with -B. */
 static void
-add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
+add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec, gboolean copy)
 {
   if (g_str_equal (spec->format, "vhd"))
     {
@@ -106,13 +80,19 @@ add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
       g_ptr_array_add (argv, g_strdup_printf ("subformat=%s", spec->type));
     }
   else if (spec->parent_path)
-    add_args (argv, "-b", spec->parent_path, "-F",
+    add_args (argv, copy ? "-B" : "-b", spec->parent_path, "-F",
               marina_image_format_to_qemu (spec->parent_format), NULL);
 }
 
-/* The qemu-img command line that writes @target. */
-static GPtrArray *
-command_line (const MarinaDiskSpec *spec, const char *target)
+/**
+ * marina_disk_command_line:
+ *
+ * The qemu-img command line that writes @target as @spec says. A copy with
+ * a parent (a qcow2 child compacted) copies only what the child holds over
+ * that parent.
+ */
+GPtrArray *
+marina_disk_command_line (const MarinaDiskSpec *spec, const char *target)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
   const char *driver = marina_image_format_to_qemu (spec->format);
@@ -125,7 +105,7 @@ command_line (const MarinaDiskSpec *spec, const char *target)
       if (is_fixed_copy (spec))
         add_args (argv, "-S", "0", NULL);
       add_args (argv, "-O", driver, NULL);
-      add_create_options (argv, spec);
+      add_create_options (argv, spec, TRUE);
       if (spec->source_path)
         add_args (argv, "-f", marina_image_format_to_qemu (spec->source_format), spec->source_path,
                   NULL);
@@ -140,168 +120,13 @@ command_line (const MarinaDiskSpec *spec, const char *target)
   else
     {
       add_args (argv, "create", "-q", "-f", driver, NULL);
-      add_create_options (argv, spec);
+      add_create_options (argv, spec, FALSE);
       add_args (argv, target, NULL);
       if (spec->size)
         g_ptr_array_add (argv, size_text (spec->size));
     }
   g_ptr_array_add (argv, NULL);
   return argv;
-}
-
-/* The file qemu-img writes to: ours alone, made with O_EXCL in the resolved folder. */
-static gboolean
-make_temp_file (Creation *creation, GError **error)
-{
-  MarinaDiskSpec *spec = creation->spec;
-
-  for (guint attempt = 0; attempt < 16; attempt++)
-    {
-      g_autofree char *name = g_strdup_printf (".%s.marina-%08x", spec->name, g_random_int ());
-      int fd = openat (spec->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
-      if (fd < 0 && errno == EEXIST)
-        continue;
-      if (fd < 0)
-        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                            "Cannot create a file next to '%s': %s", spec->path,
-                            g_strerror (errno)), FALSE;
-      close (fd);
-      creation->temp_name = g_steal_pointer (&name);
-      {
-        g_autofree char *dir = g_path_get_dirname (spec->path);
-        creation->temp_path = g_build_filename (dir, creation->temp_name, NULL);
-      }
-      return TRUE;
-    }
-  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                      "Cannot find a free temporary name next to '%s'", spec->path), FALSE;
-}
-
-/* "(12.50/100%)" → 0.125; the last one in @text counts. */
-static gboolean
-last_progress (const char *text, double *progress)
-{
-  const char *mark = g_strrstr (text, "/100%)");
-  const char *open;
-
-  if (mark == NULL)
-    return FALSE;
-  for (open = mark; open > text && *open != '('; open--)
-    ;
-  if (*open != '(')
-    return FALSE;
-  *progress = g_ascii_strtod (open + 1, NULL) / 100.0;
-  return TRUE;
-}
-
-/* What qemu-img said, without its progress marks, for an error message. */
-static char *
-plain_output (const GString *output)
-{
-  g_autoptr(GRegex) marks = g_regex_new ("\\s*\\([0-9.]+/100%\\)\\s*", 0, 0, NULL);
-  g_autofree char *text = g_regex_replace_literal (marks, output->str, -1, 0, " ", 0, NULL);
-
-  return g_strdup (g_strstrip (text));
-}
-
-static void
-remove_temp_file (Creation *creation)
-{
-  if (unlinkat (creation->spec->dir_fd, creation->temp_name, 0) != 0 && errno != ENOENT)
-    g_warning ("Cannot remove %s: %s", creation->temp_path, g_strerror (errno));
-}
-
-/* linkat() fails with EEXIST rather than replace a file that appeared meanwhile. */
-static gboolean
-publish (Creation *creation, GError **error)
-{
-  MarinaDiskSpec *spec = creation->spec;
-  int saved_errno;
-
-  if (linkat (spec->dir_fd, creation->temp_name, spec->dir_fd, spec->name, 0) == 0)
-    {
-      remove_temp_file (creation);
-      return TRUE;
-    }
-  saved_errno = errno;
-  remove_temp_file (creation);
-  return g_set_error (error, MARINA_ERROR,
-                      saved_errno == EEXIST ? MARINA_ERROR_EXISTS : MARINA_ERROR_FAILED,
-                      "Cannot put the new image at '%s': %s", spec->path,
-                      saved_errno == EEXIST ? "a file appeared there meanwhile"
-                                            : g_strerror (saved_errno)), FALSE;
-}
-
-static void
-on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Creation *creation = g_task_get_task_data (task);
-  GError *error = NULL;
-  g_autofree char *said = NULL;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  if (g_cancellable_is_cancelled (marina_job_get_cancellable (creation->job)))
-    {
-      remove_temp_file (creation);
-      return g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                      "Creation of '%s' cancelled; no file was left behind",
-                                      creation->spec->path);
-    }
-  if (!g_subprocess_get_successful (G_SUBPROCESS (source)))
-    {
-      said = plain_output (creation->output);
-      remove_temp_file (creation);
-      return g_task_return_new_error (task, MARINA_ERROR, MARINA_ERROR_FAILED,
-                                      "qemu-img could not create '%s': %s", creation->spec->path,
-                                      said);
-    }
-  if (!publish (creation, &error))
-    return g_task_return_error (task, error);
-  g_task_return_boolean (task, TRUE);
-}
-
-static void read_output (GTask *task);
-
-static void
-on_output (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Creation *creation = g_task_get_task_data (task);
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
-  double progress;
-
-  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    {
-      g_subprocess_wait_async (creation->process, NULL, on_exited, task);
-      return;
-    }
-  g_string_append_len (creation->output, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  if (last_progress (creation->output->str, &progress))
-    marina_job_set_progress (creation->job, progress);
-  if (creation->output->len > OUTPUT_KEPT)
-    g_string_erase (creation->output, 0, creation->output->len - OUTPUT_KEPT);
-  read_output (task);
-}
-
-static void
-read_output (GTask *task)
-{
-  Creation *creation = g_task_get_task_data (task);
-
-  g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (creation->process), 4096,
-                                   G_PRIORITY_DEFAULT, NULL, on_output, task);
-}
-
-static void
-on_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  Creation *creation = user_data;
-
-  /* qemu-img has no clean stop; its temporary file is removed once it exits. */
-  if (creation->process)
-    g_subprocess_force_exit (creation->process);
 }
 
 /**
@@ -315,32 +140,21 @@ void
 marina_disk_create_async (MarinaDiskSpec *spec, MarinaJob *job, GAsyncReadyCallback callback,
                           gpointer user_data)
 {
-  Creation *creation = g_new0 (Creation, 1);
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(MarinaDiskSpec) owned = spec;
+  g_autofree char *dir = g_path_get_dirname (spec->path);
+  g_autofree char *action = g_strdup_printf ("create '%s'", spec->path);
+  g_autoptr(MarinaDiskSteps) steps = marina_disk_steps_new (job, action);
+  const char *temp;
   g_autoptr(GPtrArray) argv = NULL;
-  g_autofree char *command = NULL;
   GError *error = NULL;
 
-  creation->spec = spec;
-  creation->job = g_object_ref (job);
-  creation->output = g_string_new (NULL);
-  g_task_set_task_data (task, creation, (GDestroyNotify) creation_free);
-  if (!make_temp_file (creation, &error))
-    return g_task_return_error (task, error);
-  argv = command_line (spec, creation->temp_path);
-  command = g_strjoinv (" ", (char **) argv->pdata);
-  g_debug ("Creating %s: %s", spec->path, command);
-  creation->process = g_subprocess_newv ((const char *const *) argv->pdata,
-                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                         G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
-  if (creation->process == NULL)
-    {
-      remove_temp_file (creation);
-      return g_task_return_error (task, error);
-    }
-  creation->cancel_handler = g_cancellable_connect (marina_job_get_cancellable (job),
-                                                    G_CALLBACK (on_cancelled), creation, NULL);
-  read_output (g_steal_pointer (&task));
+  temp = marina_disk_steps_temp (steps, spec->dir_fd, dir, spec->name, &error);
+  if (temp == NULL)
+    return g_task_report_error (NULL, callback, user_data, marina_disk_create_async, error);
+  argv = marina_disk_command_line (spec, temp);
+  marina_disk_steps_add (steps, 1.0, (const char *const *) argv->pdata);
+  marina_disk_steps_publish (steps, temp, spec->name, FALSE);
+  marina_disk_steps_run_async (g_steal_pointer (&steps), callback, user_data);
 }
 
 gboolean

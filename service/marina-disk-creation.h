@@ -23,6 +23,8 @@ typedef struct {
 void     marina_disk_spec_free       (MarinaDiskSpec *spec);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaDiskSpec, marina_disk_spec_free)
 
+GPtrArray *marina_disk_command_line (const MarinaDiskSpec *spec,
+                                     const char           *target);
 void     marina_disk_create_async    (MarinaDiskSpec     *spec,
                                       MarinaJob          *job,
                                       GAsyncReadyCallback callback,
