@@ -54,7 +54,8 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
     {
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
-                       "cdrom, boot-order, host-actions, cpu, scripts, access, remote-console, network-adapters; only name is required)");
+                       "cdrom, undo-disks, boot-order, host-actions, cpu, scripts, access, "
+                       "remote-console, network-adapters; only name is required)");
     }
 }
 
@@ -205,6 +206,17 @@ read_cdrom (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
 }
 
 static gboolean
+read_undo_disks (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  g_autofree char *enabled = marina_xml_node_attribute (node, "enabled");
+  g_autofree char *action = marina_xml_node_attribute (node, "action");
+
+  config->undo_disks = g_strcmp0 (enabled, "no") != 0;
+  return action == NULL ||
+         marina_undo_action_from_string (g_strstrip (action), &config->undo_action, error);
+}
+
+static gboolean
 read_boot_order (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
 {
   GPtrArray *devices = g_ptr_array_new ();
@@ -327,6 +339,7 @@ static const struct {
   { "accelerator", read_accelerator },
   { "boot-disk", read_boot_disk },
   { "cdrom", read_cdrom },
+  { "undo-disks", read_undo_disks },
   { "boot-order", read_boot_order },
   { "host-actions", read_host_actions },
   { "cpu", read_cpu },
@@ -446,6 +459,19 @@ add_host_actions (xmlNodePtr parent, const MarinaMachineConfig *config)
   marina_xml_set_attribute (node, "stop-action", marina_stop_action_to_string (config->stop_action));
 }
 
+/* Written only when it says something, so older files stay as they were. */
+static void
+add_undo_disks (xmlNodePtr parent, const MarinaMachineConfig *config)
+{
+  xmlNodePtr node;
+
+  if (!config->undo_disks && config->undo_action == MARINA_UNDO_ACTION_KEEP)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "undo-disks", NULL);
+  marina_xml_set_attribute (node, "enabled", config->undo_disks ? "yes" : "no");
+  marina_xml_set_attribute (node, "action", marina_undo_action_to_string (config->undo_action));
+}
+
 static void
 add_cpu (xmlNodePtr parent, const MarinaMachineConfig *config)
 {
@@ -533,6 +559,7 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   marina_xml_add_text_child (root, "accelerator", config->accelerator);
   add_path_child (root, "boot-disk", config->boot_disk, config->boot_disk_format);
   add_path_child (root, "cdrom", config->cdrom, NULL);
+  add_undo_disks (root, config);
   add_boot_order (root, (const char *const *) config->boot_order);
   add_host_actions (root, config);
   add_cpu (root, config);

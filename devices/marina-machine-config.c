@@ -13,6 +13,7 @@
 static const char *const profile_names[] = { "modern", "legacy", NULL };
 static const char *const autostart_names[] = { "never", "always", "if-running", NULL };
 static const char *const stop_action_names[] = { "save", "shutdown", "turn-off", NULL };
+static const char *const undo_action_names[] = { "keep", "commit", "discard", NULL };
 static const char *const accelerator_names[] = { "auto", "kvm", "tcg", NULL };
 static const char *const boot_device_names[] = { "disk", "cdrom", "network", NULL };
 static const char *const disk_format_names[] = { "raw", "qcow2", "vpc", "vhdx", NULL };
@@ -191,6 +192,8 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          g_strcmp0 (a->boot_disk, b->boot_disk) == 0 &&
          g_strcmp0 (a->boot_disk_format, b->boot_disk_format) == 0 &&
          g_strcmp0 (a->cdrom, b->cdrom) == 0 &&
+         a->undo_disks == b->undo_disks &&
+         a->undo_action == b->undo_action &&
          strv_equal ((const char *const *) a->boot_order,
                      (const char *const *) b->boot_order) &&
          a->autostart == b->autostart &&
@@ -269,6 +272,23 @@ marina_autostart_from_string (const char *string, MarinaAutostart *autostart, GE
   if (!lookup_name (autostart_names, "autostart setting", string, &index, error))
     return FALSE;
   *autostart = (MarinaAutostart) index;
+  return TRUE;
+}
+
+const char *
+marina_undo_action_to_string (MarinaUndoAction action)
+{
+  return name_of (undo_action_names, G_N_ELEMENTS (undo_action_names), action);
+}
+
+gboolean
+marina_undo_action_from_string (const char *string, MarinaUndoAction *action, GError **error)
+{
+  guint index;
+
+  if (!lookup_name (undo_action_names, "undo action", string, &index, error))
+    return FALSE;
+  *action = (MarinaUndoAction) index;
   return TRUE;
 }
 
@@ -457,6 +477,8 @@ validate_enums (const MarinaMachineConfig *config, GError **error)
     return invalid (error, "Unknown autostart setting %d", (int) config->autostart);
   if ((guint) config->stop_action >= G_N_ELEMENTS (stop_action_names) - 1)
     return invalid (error, "Unknown stop action %d", (int) config->stop_action);
+  if ((guint) config->undo_action >= G_N_ELEMENTS (undo_action_names) - 1)
+    return invalid (error, "Unknown undo action %d", (int) config->undo_action);
   return TRUE;
 }
 
@@ -622,6 +644,20 @@ set_cdrom (MarinaMachineConfig *config, GVariant *value, GError **error)
 }
 
 static gboolean
+set_undo_disks (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  config->undo_disks = g_variant_get_boolean (value);
+  return TRUE;
+}
+
+static gboolean
+set_undo_action (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  return marina_undo_action_from_string (g_variant_get_string (value, NULL),
+                                         &config->undo_action, error);
+}
+
+static gboolean
 set_boot_order (MarinaMachineConfig *config, GVariant *value, GError **error)
 {
   g_strfreev (config->boot_order);
@@ -702,6 +738,8 @@ static const struct {
   { "profile", "s", set_profile },
   { "boot-disk", "s", set_boot_disk },
   { "cdrom", "s", set_cdrom },
+  { "undo-disks", "b", set_undo_disks },
+  { "undo-action", "s", set_undo_action },
   { "boot-order", "as", set_boot_order },
   { "notes", "s", set_notes },
   { "accelerator", "s", set_accelerator },
@@ -826,6 +864,8 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "boot-disk";
   if (g_strcmp0 (a->cdrom, b->cdrom) != 0)
     return "cdrom";
+  if (a->undo_disks != b->undo_disks)
+    return "undo-disks";
   if (remote_console_differs (a, b))
     return "remote-console";
   if (nic_hardware_differs (a->nics, b->nics))

@@ -321,6 +321,28 @@ add_image_nodes (GPtrArray  *argv,
   add_option (argv, "-blockdev", layer);
 }
 
+/* Undo disks: the boot disk read-only under "disk0-base-format", and the
+ * run's overlay on it as "disk0-format", which the device uses. */
+static void
+add_overlay_nodes (GPtrArray *argv, const char *overlay)
+{
+  GString *file = g_string_new (NULL);
+  GString *layer = g_string_new (NULL);
+
+  append_option (file, "driver", "file");
+  append_option (file, "node-name", "disk0-file");
+  append_option (file, "filename", overlay);
+  append_option (file, "cache.direct", "off");
+  add_option (argv, "-blockdev", file);
+
+  append_option (layer, "driver", "qcow2");
+  append_option (layer, "node-name", "disk0-format");
+  append_option (layer, "file", "disk0-file");
+  append_option (layer, "backing", "disk0-base-format");
+  append_option (layer, "discard", "unmap");
+  add_option (argv, "-blockdev", layer);
+}
+
 /* QEMU would say so too, but only in its log and after it started. */
 static gboolean
 check_image_exists (const char *what, const char *path, GError **error)
@@ -341,7 +363,8 @@ check_image_exists (const char *what, const char *path, GError **error)
 }
 
 static gboolean
-add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
+add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config,
+               const MarinaQemuRuntime *runtime, GError **error)
 {
   g_autofree char *format = NULL;
   GString *device;
@@ -357,7 +380,13 @@ add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config, GError **erro
   if (format == NULL)
     return FALSE;
 
-  add_image_nodes (argv, "disk0", config->boot_disk, format, FALSE);
+  if (runtime->boot_disk_overlay)
+    {
+      add_image_nodes (argv, "disk0-base", config->boot_disk, format, TRUE);
+      add_overlay_nodes (argv, runtime->boot_disk_overlay);
+    }
+  else
+    add_image_nodes (argv, "disk0", config->boot_disk, format, FALSE);
   if (config->profile == MARINA_PROFILE_LEGACY)
     device = options_new ("ide-hd,bus=ide.0,unit=0");
   else
@@ -394,7 +423,8 @@ add_cdrom (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
 }
 
 static gboolean
-add_storage (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
+add_storage (GPtrArray *argv, const MarinaMachineConfig *config,
+             const MarinaQemuRuntime *runtime, GError **error)
 {
   /* Legacy machines have the SCSI controller of their era; disks on it
    * come with a later issue. */
@@ -403,7 +433,7 @@ add_storage (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
       add_arg (argv, "-device");
       add_arg (argv, "lsi53c895a,id=scsi0");
     }
-  return add_boot_disk (argv, config, error) && add_cdrom (argv, config, error);
+  return add_boot_disk (argv, config, runtime, error) && add_cdrom (argv, config, error);
 }
 
 /* ---- checks of the runtime ---- */
@@ -528,7 +558,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
   add_monitor (argv, runtime);
   add_display (argv, config, runtime);
   add_usb (argv, config);
-  if (!add_storage (argv, config, error))
+  if (!add_storage (argv, config, runtime, error))
     return NULL;
   add_serial (argv, runtime);
   add_guest_agent (argv, runtime);

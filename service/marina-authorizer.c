@@ -86,6 +86,8 @@ static const struct {
   { MACHINE, "AddNetworkAdapter", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "RemoveNetworkAdapter", MARINA_RIGHT_CONFIGURE },
   { MACHINE, "ConfigureNetworkAdapter", MARINA_RIGHT_CONFIGURE },
+  { MACHINE, "CommitUndoDisks", MARINA_RIGHT_CONFIGURE },
+  { MACHINE, "DiscardUndoDisks", MARINA_RIGHT_CONFIGURE },
   { NETWORK, "Start", MARINA_RIGHT_CONFIGURE },
   { NETWORK, "Stop", MARINA_RIGHT_CONFIGURE },
   { NETWORK, "Configure", MARINA_RIGHT_CONFIGURE },

@@ -833,7 +833,7 @@ chain_contains (MarinaDisks *self, MarinaDisk *user, MarinaDisk *disk)
 
 /* A running machine attached to @disk or to a disk whose chain goes
  * through it; with @saved also a saved one, whose saved state expects the
- * disks as they were. */
+ * disks as they were, and one with undo changes, whose overlay does. */
 static MarinaMachine *
 find_running_user (MarinaDisks *self, MarinaDisk *disk, gboolean saved)
 {
@@ -848,8 +848,9 @@ find_running_user (MarinaDisks *self, MarinaDisk *disk, gboolean saved)
         {
           MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[j]);
           if (machine && (marina_machine_is_active (machine) ||
-                          (saved && g_str_equal (marina_dbus_machine_get_state (
-                                                   MARINA_DBUS_MACHINE (machine)), "saved"))))
+                          (saved && (g_str_equal (marina_dbus_machine_get_state (
+                                                    MARINA_DBUS_MACHINE (machine)), "saved") ||
+                                     marina_machine_has_undo_changes (machine)))))
             return machine;
         }
     }
@@ -887,6 +888,12 @@ marina_disks_check_idle (MarinaDisks *self, MarinaDisk *disk, gboolean writes, c
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "Disk '%s' is in use by the running machine '%s'; turn it off "
                         "(or save it) before %s", path, marina_machine_get_config (machine)->name,
+                        doing), FALSE;
+  if (machine && !marina_machine_is_active (machine) &&
+      g_str_equal (marina_dbus_machine_get_state (MARINA_DBUS_MACHINE (machine)), "off"))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Machine '%s' has undo changes over disk '%s'; commit or discard them "
+                        "before %s", marina_machine_get_config (machine)->name, path,
                         doing), FALSE;
   if (machine)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,

@@ -13,6 +13,7 @@
 
 #include "marina-authorizer.h"
 #include "marina-confinement.h"
+#include "marina-disk-steps.h"
 #include "marina-image.h"
 #include "marina-storage.h"
 #include "marina-error.h"
@@ -52,6 +53,8 @@ static const char *const state_names[] = {
 #define MIGRATION_POLL_MS 50
 #define SAVE_MAX_BANDWIDTH (G_GINT64_CONSTANT (1) << 40) /* bytes/s: no cap in practice */
 #define SERIAL_CHARDEV "serial0"
+/* The boot disk's undo overlay, in the machine directory. */
+#define UNDO_DISK "undo-disk0.qcow2"
 
 struct _MarinaMachine {
   MarinaDBusMachineSkeleton parent_instance;
@@ -83,6 +86,7 @@ struct _MarinaMachine {
   GTask *reattach_task;
   MarinaGuestAdditions *guest; /* the guest agent, while QEMU runs */
   uid_t qemu_uid;              /* the confined QEMU's own uid; 0: not confined */
+  MarinaJob *undo_job;         /* committing the undo disk */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -390,6 +394,8 @@ sync_config_properties (MarinaMachine *self)
   marina_dbus_machine_set_accelerator (iface, c->accelerator);
   marina_dbus_machine_set_boot_disk (iface, c->boot_disk ? c->boot_disk : "");
   marina_dbus_machine_set_cdrom (iface, c->cdrom ? c->cdrom : "");
+  marina_dbus_machine_set_undo_disks (iface, c->undo_disks);
+  marina_dbus_machine_set_undo_action (iface, marina_undo_action_to_string (c->undo_action));
   marina_dbus_machine_set_boot_order (iface, (const char *const *) c->boot_order);
   marina_dbus_machine_set_autostart (iface, marina_autostart_to_string (c->autostart));
   marina_dbus_machine_set_autostart_delay (iface, c->autostart_delay);
@@ -406,6 +412,16 @@ sync_saved_state (MarinaMachine *self)
 {
   marina_dbus_machine_set_has_saved_state (MARINA_DBUS_MACHINE (self),
                                            machine_file_exists (self, "saved.state"));
+  marina_dbus_machine_set_has_undo_changes (MARINA_DBUS_MACHINE (self),
+                                            machine_file_exists (self, UNDO_DISK));
+}
+
+/* Whether a run left changes in an undo overlay, which expects the boot
+ * disk as it is. */
+gboolean
+marina_machine_has_undo_changes (MarinaMachine *self)
+{
+  return machine_file_exists (self, UNDO_DISK);
 }
 
 static void
@@ -583,7 +599,15 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
 }
 
 #define MAX_PARENTS 8
-#define MAX_GRANTS (7 + MAX_PARENTS)
+#define MAX_GRANTS (8 + MAX_PARENTS)
+
+/* Whether this run writes to an undo overlay over the boot disk. */
+static gboolean
+uses_undo_disk (MarinaMachine *self)
+{
+  return self->config->undo_disks && self->config->boot_disk &&
+         marina_machine_has_undo_changes (self);
+}
 
 /* QEMU's names for the files of an x509 server, in [console] tls-dir. */
 static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
@@ -627,7 +651,14 @@ machine_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
   grants[n++] = (MarinaGrant) { serial_log, TRUE };
   if (self->config->boot_disk)
     {
-      grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+      char *overlay = uses_undo_disk (self) ? machine_file (self, UNDO_DISK) : NULL;
+      /* With undo disks the boot disk is only read: the run writes its overlay. */
+      grants[n++] = (MarinaGrant) { self->config->boot_disk, overlay == NULL };
+      if (overlay)
+        {
+          g_ptr_array_add (strings, overlay);
+          grants[n++] = (MarinaGrant) { overlay, TRUE };
+        }
       n += parent_grants (self, grants + n, strings);
     }
   if (self->config->cdrom)
@@ -674,6 +705,8 @@ prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError *
   return TRUE;
 }
 
+static void apply_undo_action (MarinaMachine *self);
+
 static void
 on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer user_data)
 {
@@ -702,6 +735,8 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   set_state (self, next, reason);
   finish_job_for_exit (self, reason);
   answer_turn_off_waiters (self);
+  if (next == STATE_OFF)
+    apply_undo_action (self);
 }
 
 static void
@@ -1303,6 +1338,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
   g_autofree char *serial = runtime_file (self, "serial.sock");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_autofree char *agent = runtime_file (self, "agent.sock");
+  g_autofree char *overlay = uses_undo_disk (self) ? machine_file (self, UNDO_DISK) : NULL;
   MarinaQemuRuntime runtime = {
     .qemu_binary = marina_manager_get_settings (self->manager)->qemu_binary,
     .accelerator = resolve_accelerator (self),
@@ -1313,6 +1349,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
+    .boot_disk_overlay = overlay,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1620,6 +1657,259 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
     send_cont (self);
 }
 
+/* ---- undo disks ------------------------------------------------------------- */
+
+/* As Virtual Server's undo disks: with UndoDisks on, a run writes to a qcow2
+ * overlay over the boot disk (UNDO_DISK in the machine directory), made
+ * before the first run that needs one; the boot disk is opened read-only.
+ * At power-off UndoAction keeps it for the next run, commits it into the boot
+ * disk or discards it; a saved machine keeps it with its saved state. The
+ * overlay's own header is never trusted for its backing file (a confined
+ * QEMU may write the overlay): commit names the boot disk explicitly. */
+
+/* "undo disk committed into /path/boot.img" */
+static void
+log_about_undo_disk (MarinaMachine *self, const char *what)
+{
+  g_autofree char *message = g_strdup_printf ("undo disk %s %s", what, self->config->boot_disk);
+
+  log_event (self, "info", "disk", message);
+}
+
+static void
+fail_undo_start (MarinaMachine *self, GError *error)
+{
+  g_autoptr(GError) owned = error;
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  /* The overlay was made for this start and holds nothing yet. */
+  g_unlink (overlay);
+  sync_saved_state (self);
+  log_event (self, "error", "error", error->message);
+  finish_job (self, error, NULL);
+  set_state (self, STATE_OFF, "start-failed");
+}
+
+static gboolean
+launch (MarinaMachine *self, gboolean restore, GError **error)
+{
+  g_autofree char *qmp = runtime_file (self, "qmp.sock");
+
+  if (!spawn_qemu (self, restore, error))
+    return FALSE;
+  place_in_cgroup (self);
+  sync_process_properties (self, "", 0);
+  marina_qemu_connect_qmp_async (self->qemu, qmp, NULL, on_start_qmp_connected,
+                                 g_object_ref (self));
+  return TRUE;
+}
+
+static void
+on_undo_disk_made (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+
+  if (!marina_disk_steps_run_finish (result, &error))
+    return fail_undo_start (self, error);
+  sync_saved_state (self);
+  log_about_undo_disk (self, "made over");
+  if (!launch (self, FALSE, &error))
+    fail_undo_start (self, error);
+}
+
+static const char *
+boot_disk_driver (MarinaMachine *self, GError **error)
+{
+  if (self->config->boot_disk_format == NULL &&
+      !marina_machine_config_probe_formats (self->config, error))
+    return NULL;
+  return self->config->boot_disk_format;
+}
+
+/* The overlay is made under a temporary name and linked in place when whole. */
+static gboolean
+add_undo_disk_steps (MarinaMachine *self, MarinaDiskSteps *steps, GError **error)
+{
+  const char *driver = boot_disk_driver (self, error);
+  int dir_fd;
+  const char *temp;
+
+  if (driver == NULL)
+    return FALSE;
+  dir_fd = open (self->machine_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, _("Cannot open %s: %s"),
+                        self->machine_dir, g_strerror (errno)), FALSE;
+  temp = marina_disk_steps_temp (steps, dir_fd, self->machine_dir, UNDO_DISK, error);
+  close (dir_fd);
+  if (temp == NULL)
+    return FALSE;
+  marina_disk_steps_add (steps, 1.0, (const char *const[]) {
+    marina_manager_get_settings (self->manager)->qemu_img, "create", "-q", "-f", "qcow2",
+    "-b", self->config->boot_disk, "-F", driver, temp, NULL });
+  marina_disk_steps_publish (steps, temp, UNDO_DISK, FALSE);
+  return TRUE;
+}
+
+/* A start that needs a new overlay makes it first, as part of the start job. */
+static MarinaJob *
+start_on_new_undo_disk (MarinaMachine *self, GError **error)
+{
+  g_autofree char *action = g_strdup_printf ("make the undo disk of machine '%s'",
+                                             self->config->name);
+  g_autoptr(MarinaDiskSteps) steps = NULL;
+
+  /* qemu-img reads the boot disk's chain: it must lie in storage, as QEMU's would. */
+  if (!marina_manager_check_storage (self->manager, self->config, error) ||
+      !boot_disk_driver (self, error))
+    return NULL;
+  begin_job (self, "start", FALSE);
+  steps = marina_disk_steps_new (self->job, action);
+  if (!add_undo_disk_steps (self, steps, error))
+    {
+      finish_job (self, *error, NULL);
+      return NULL;
+    }
+  set_state (self, STATE_STARTING, "user");
+  marina_disk_steps_run_async (g_steal_pointer (&steps), on_undo_disk_made, g_object_ref (self));
+  return self->job;
+}
+
+static gboolean
+check_undo_idle (MarinaMachine *self, GError **error)
+{
+  if (self->undo_job == NULL)
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                      _("The undo disk of machine '%s' is being committed into its boot disk; "
+                        "wait for job %s"), self->config->name, job_path (self->undo_job)), FALSE;
+}
+
+static gboolean
+check_undo_changes (MarinaMachine *self, const char *method, GError **error)
+{
+  if (!check_state (self, method, error, STATE_OFF) || !check_undo_idle (self, error))
+    return FALSE;
+  if (marina_machine_has_undo_changes (self))
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      _("Machine '%s' has no undo changes to commit or discard"),
+                      self->config->name), FALSE;
+}
+
+static gboolean
+discard_undo_disk (MarinaMachine *self, GError **error)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  if (g_unlink (overlay) != 0 && errno != ENOENT)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                        _("Cannot delete the undo disk %s: %s"), overlay, g_strerror (errno)), FALSE;
+  sync_saved_state (self);
+  log_about_undo_disk (self, "discarded, leaving as it was");
+  return TRUE;
+}
+
+static void
+on_undo_committed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(MarinaJob) job = g_steal_pointer (&self->undo_job);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  if (marina_disk_steps_run_finish (result, &error) && g_unlink (overlay) != 0)
+    error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                         _("Cannot delete the committed undo disk %s: %s"), overlay,
+                         g_strerror (errno));
+  sync_saved_state (self);
+  if (error)
+    log_event (self, "error", "disk", error->message);
+  else
+    log_about_undo_disk (self, "committed into");
+  marina_job_complete (job, error, error ? NULL : "The changes are in the boot disk");
+}
+
+/* qemu-img commit, with the overlay's backing named here, not read from it. */
+static MarinaJob *
+begin_undo_commit (MarinaMachine *self, GError **error)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+  g_autofree char *action = g_strdup_printf ("commit the undo disk of machine '%s' into '%s'",
+                                             self->config->name, self->config->boot_disk);
+  g_autofree char *escaped_overlay = marina_qemu_escape_option_value (overlay);
+  g_autofree char *escaped_base = NULL;
+  g_autofree char *image = NULL;
+  const char *driver = boot_disk_driver (self, error);
+  MarinaDiskSteps *steps;
+
+  if (driver == NULL || !marina_manager_check_storage (self->manager, self->config, error))
+    return NULL;
+  escaped_base = marina_qemu_escape_option_value (self->config->boot_disk);
+  image = g_strdup_printf ("driver=qcow2,file.driver=file,file.filename=%s,backing.driver=%s,"
+                           "backing.file.driver=file,backing.file.filename=%s", escaped_overlay,
+                           driver, escaped_base);
+  self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
+  marina_manager_add_job (self->manager, self->undo_job);
+  steps = marina_disk_steps_new (self->undo_job, action);
+  marina_disk_steps_add (steps, 1.0, (const char *const[]) {
+    marina_manager_get_settings (self->manager)->qemu_img, "commit", "-p", "-d", "--image-opts",
+    image, NULL });
+  marina_disk_steps_run_async (steps, on_undo_committed, g_object_ref (self));
+  return self->undo_job;
+}
+
+/* At power-off (and when a saved state is discarded): the run is over. */
+static void
+apply_undo_action (MarinaMachine *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_machine_has_undo_changes (self))
+    return;
+  switch (self->config->undo_action)
+    {
+    case MARINA_UNDO_ACTION_KEEP:
+      log_event (self, "info", "disk", "undo disk kept for the next run");
+      return;
+    case MARINA_UNDO_ACTION_DISCARD:
+      discard_undo_disk (self, &error);
+      break;
+    case MARINA_UNDO_ACTION_COMMIT:
+      begin_undo_commit (self, &error);
+      break;
+    }
+  if (error)
+    log_event (self, "error", "disk", error->message);
+}
+
+static gboolean
+handle_commit_undo_disks (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  MarinaJob *job = NULL;
+
+  if (!check_undo_changes (self, "CommitUndoDisks", &error) ||
+      !(job = begin_undo_commit (self, &error)))
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_commit_undo_disks (iface, invocation, job_path (job));
+  return TRUE;
+}
+
+static gboolean
+handle_discard_undo_disks (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_undo_changes (self, "DiscardUndoDisks", &error) || !discard_undo_disk (self, &error))
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_discard_undo_disks (iface, invocation);
+  return TRUE;
+}
+
 static MarinaJob *
 begin_start (MarinaMachine *self, GError **error)
 {
@@ -1627,10 +1917,14 @@ begin_start (MarinaMachine *self, GError **error)
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
 
   if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED) ||
+      !check_undo_idle (self, error) ||
       !marina_manager_check_memory (self->manager, self->config->id, error) ||
       !marina_manager_check_cpu_reserve (self->manager, self->config->id, self->config->vcpus,
                                          self->config->cpu_reserve, error))
     return NULL;
+  if (!restore && self->config->undo_disks && self->config->boot_disk &&
+      !marina_machine_has_undo_changes (self))
+    return start_on_new_undo_disk (self, error);
   if (!spawn_qemu (self, restore, error))
     return NULL;
   place_in_cgroup (self);
@@ -1855,6 +2149,7 @@ handle_discard_saved_state (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
   touch_machine_file (self, "saved.paused", FALSE);
   sync_saved_state (self);
   set_state (self, STATE_OFF, "saved-state-discarded");
+  apply_undo_action (self);
   marina_dbus_machine_complete_discard_saved_state (iface, invocation);
   return TRUE;
 }
@@ -2034,7 +2329,7 @@ delete_machine_files (MarinaMachine *self)
 {
   static const char *const names[] = {
     "saved.state", "saved.state.part", "saved.paused", "serial.log", "was-running",
-    "unregistered", "registered-path", "config.xml", NULL,
+    "unregistered", "registered-path", "config.xml", UNDO_DISK, NULL,
   };
 
   g_unlink (self->config_path);
@@ -2094,6 +2389,13 @@ check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GEr
                           "GetConfig returned it"), self->config->name), FALSE;
   if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
     return FALSE;
+  /* The overlay holds changes over this boot disk, which must stay. */
+  if (marina_machine_has_undo_changes (self) &&
+      (!config->undo_disks || g_strcmp0 (config->boot_disk, self->config->boot_disk) != 0))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                        _("Machine '%s' has undo changes over its boot disk; commit or discard "
+                          "them (CommitUndoDisks, DiscardUndoDisks) before changing the boot "
+                          "disk or turning undo disks off"), self->config->name), FALSE;
   changed = self->state == STATE_OFF ? NULL
                                      : marina_machine_config_hardware_differs (self->config, config);
   if (changed)
@@ -2510,6 +2812,8 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_add_network_adapter = handle_add_network_adapter;
   iface->handle_remove_network_adapter = handle_remove_network_adapter;
   iface->handle_configure_network_adapter = handle_configure_network_adapter;
+  iface->handle_commit_undo_disks = handle_commit_undo_disks;
+  iface->handle_discard_undo_disks = handle_discard_undo_disks;
 }
 
 static void
@@ -2523,6 +2827,7 @@ marina_machine_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->qemu, self);
   g_clear_object (&self->qemu);
   g_clear_object (&self->job);
+  g_clear_object (&self->undo_job);
   g_clear_object (&self->metrics);
   drop_guest_additions (self);
   G_OBJECT_CLASS (marina_machine_parent_class)->dispose (object);
