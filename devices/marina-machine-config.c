@@ -59,6 +59,7 @@ marina_machine_config_new (void)
   config->scripts = marina_scripts_new ();
   config->access = marina_access_list_new ();
   config->nics = marina_nic_list_new ();
+  config->drives = marina_drive_list_new ();
   return config;
 }
 
@@ -77,6 +78,8 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->boot_disk = g_strdup (config->boot_disk);
   copy->boot_disk_format = g_strdup (config->boot_disk_format);
   copy->cdrom = g_strdup (config->cdrom);
+  copy->floppy = g_strdup (config->floppy);
+  copy->drives = marina_drive_list_copy (config->drives);
   copy->boot_order = g_strdupv (config->boot_order);
   copy->scripts = marina_scripts_copy (config->scripts);
   copy->access = marina_access_list_copy (config->access);
@@ -98,6 +101,8 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_free (config->boot_disk);
   g_free (config->boot_disk_format);
   g_free (config->cdrom);
+  g_free (config->floppy);
+  g_clear_pointer (&config->drives, g_ptr_array_unref);
   g_strfreev (config->boot_order);
   g_clear_pointer (&config->scripts, g_hash_table_unref);
   g_clear_pointer (&config->access, g_ptr_array_unref);
@@ -192,6 +197,8 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          g_strcmp0 (a->boot_disk, b->boot_disk) == 0 &&
          g_strcmp0 (a->boot_disk_format, b->boot_disk_format) == 0 &&
          g_strcmp0 (a->cdrom, b->cdrom) == 0 &&
+         g_strcmp0 (a->floppy, b->floppy) == 0 &&
+         marina_drive_list_equal (a->drives, b->drives) &&
          a->undo_disks == b->undo_disks &&
          a->undo_action == b->undo_action &&
          strv_equal ((const char *const *) a->boot_order,
@@ -555,6 +562,17 @@ validate_scripts (GHashTable *scripts, GError **error)
   return TRUE;
 }
 
+/* QEMU's q35 machine has no floppy controller, nor had the hardware it models. */
+static gboolean
+validate_floppy (const MarinaMachineConfig *config, GError **error)
+{
+  if (config->floppy == NULL || config->profile == MARINA_PROFILE_LEGACY)
+    return TRUE;
+  return invalid (error, "Machine '%s' has a floppy image, but only the legacy profile has a "
+                  "floppy drive; use the legacy profile or take the floppy out",
+                  config->name ? config->name : "");
+}
+
 /**
  * marina_machine_config_validate:
  * @host_memory_mib: the host's memory in MiB, or 0 for no host limit
@@ -581,6 +599,10 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
           validate_choice (disk_format_names, "disk image format",
                            config->boot_disk_format, error)) &&
          validate_path ("CD/DVD image", config->cdrom, error) &&
+         validate_path ("floppy image", config->floppy, error) &&
+         validate_floppy (config, error) &&
+         marina_drive_list_validate (config->drives, config->profile == MARINA_PROFILE_LEGACY,
+                                     error) &&
          validate_boot_order ((const char *const *) config->boot_order, error) &&
          marina_validate_cpu_allocation (config->cpu_weight, config->cpu_maximum,
                                          config->cpu_reserve, error) &&
@@ -640,6 +662,13 @@ static gboolean
 set_cdrom (MarinaMachineConfig *config, GVariant *value, GError **error)
 {
   replace_path (&config->cdrom, value);
+  return TRUE;
+}
+
+static gboolean
+set_floppy (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  replace_path (&config->floppy, value);
   return TRUE;
 }
 
@@ -738,6 +767,7 @@ static const struct {
   { "profile", "s", set_profile },
   { "boot-disk", "s", set_boot_disk },
   { "cdrom", "s", set_cdrom },
+  { "floppy", "s", set_floppy },
   { "undo-disks", "b", set_undo_disks },
   { "undo-action", "s", set_undo_action },
   { "boot-order", "as", set_boot_order },
@@ -866,6 +896,10 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "cdrom";
   if (a->undo_disks != b->undo_disks)
     return "undo-disks";
+  if (!marina_drive_list_equal (a->drives, b->drives))
+    return "disks";
+  if ((a->floppy == NULL) != (b->floppy == NULL))
+    return "floppy";
   if (remote_console_differs (a, b))
     return "remote-console";
   if (nic_hardware_differs (a->nics, b->nics))
@@ -883,6 +917,13 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
 gboolean
 marina_machine_config_probe_formats (MarinaMachineConfig *config, GError **error)
 {
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      MarinaDrive *drive = config->drives->pdata[i];
+      if (drive->format == NULL &&
+          !(drive->format = marina_image_probe_format (drive->path, error)))
+        return FALSE;
+    }
   if (config->boot_disk == NULL || config->boot_disk_format != NULL)
     return TRUE;
   config->boot_disk_format = marina_image_probe_format (config->boot_disk, error);

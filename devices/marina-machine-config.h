@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "marina-access.h"
+#include "marina-drive.h"
 #include "marina-nic.h"
 
 G_BEGIN_DECLS
@@ -61,6 +62,8 @@ typedef struct {
   char *boot_disk_format; /* "raw", "qcow2", "vpc", "vhdx", or NULL: probed when the
                            * command line is built */
   char *cdrom;            /* absolute path of the CD/DVD image, or NULL (empty drive) */
+  char *floppy;           /* absolute path of the floppy image (legacy profile), or NULL */
+  GPtrArray *drives;      /* of MarinaDrive: the additional hard disks; never NULL */
   gboolean undo_disks;    /* each run writes to overlays in the machine's folder */
   MarinaUndoAction undo_action;  /* what happens to them at power-off */
   GStrv boot_order;       /* of "disk", "cdrom", "network", each at most once; never

@@ -422,18 +422,106 @@ add_cdrom (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
   return TRUE;
 }
 
+/* The floppy drive of the PC board's controller, there without media too,
+ * so that a floppy can be inserted later ("fd0", as the CD/DVD's "cd0"). */
+static gboolean
+add_floppy (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
+{
+  GString *device;
+
+  if (config->profile != MARINA_PROFILE_LEGACY)
+    return TRUE;
+  device = options_new ("floppy,unit=0");
+  if (config->floppy != NULL)
+    {
+      if (!check_image_exists ("Floppy image", config->floppy, error))
+        {
+          g_string_free (device, TRUE);
+          return FALSE;
+        }
+      add_image_nodes (argv, "fd0", config->floppy, "raw", FALSE);
+      append_option (device, "drive", "fd0-format");
+    }
+  append_option (device, "id", "fd0");
+  add_option (argv, "-device", device);
+  return TRUE;
+}
+
+/* Legacy machines have the SCSI controller of their era: the first always,
+ * more as their disks need them. */
+static void
+add_scsi_controllers (GPtrArray *argv, const MarinaMachineConfig *config)
+{
+  guint controllers = 1;
+
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      if (drive->bus == MARINA_BUS_SCSI)
+        controllers = MAX (controllers, drive->controller + 1);
+    }
+  for (guint i = 0; i < controllers; i++)
+    {
+      add_arg (argv, "-device");
+      g_ptr_array_add (argv, g_strdup_printf ("lsi53c895a,id=scsi%u", i));
+    }
+}
+
+static GString *
+drive_device (const MarinaDrive *drive)
+{
+  GString *device = g_string_new (NULL);
+
+  switch (drive->bus)
+    {
+    case MARINA_BUS_IDE:
+      g_string_printf (device, "ide-hd,bus=ide.%u,unit=%u", drive->controller, drive->unit);
+      break;
+    case MARINA_BUS_SCSI:
+      g_string_printf (device, "scsi-hd,bus=scsi%u.0,scsi-id=%u", drive->controller,
+                       drive->unit);
+      break;
+    case MARINA_BUS_VIRTIO:
+      g_string_assign (device, "virtio-blk-pci");
+      break;
+    }
+  return device;
+}
+
+/* "disk1", "disk2"... in the order of the configuration; "disk0" is the boot disk. */
+static gboolean
+add_drives (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
+{
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      g_autofree char *name = g_strdup_printf ("disk%u", i + 1);
+      g_autofree char *format_node = g_strconcat (name, "-format", NULL);
+      g_autofree char *format = NULL;
+      GString *device;
+
+      if (!check_image_exists ("Disk image", drive->path, error))
+        return FALSE;
+      format = drive->format ? g_strdup (drive->format) : marina_image_probe_format (drive->path, error);
+      if (format == NULL)
+        return FALSE;
+      add_image_nodes (argv, name, drive->path, format, FALSE);
+      device = drive_device (drive);
+      append_option (device, "drive", format_node);
+      append_option (device, "id", name);
+      add_option (argv, "-device", device);
+    }
+  return TRUE;
+}
+
 static gboolean
 add_storage (GPtrArray *argv, const MarinaMachineConfig *config,
              const MarinaQemuRuntime *runtime, GError **error)
 {
-  /* Legacy machines have the SCSI controller of their era; disks on it
-   * come with a later issue. */
   if (config->profile == MARINA_PROFILE_LEGACY)
-    {
-      add_arg (argv, "-device");
-      add_arg (argv, "lsi53c895a,id=scsi0");
-    }
-  return add_boot_disk (argv, config, runtime, error) && add_cdrom (argv, config, error);
+    add_scsi_controllers (argv, config);
+  return add_boot_disk (argv, config, runtime, error) && add_cdrom (argv, config, error) &&
+         add_floppy (argv, config, error) && add_drives (argv, config, error);
 }
 
 /* ---- checks of the runtime ---- */

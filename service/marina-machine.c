@@ -14,6 +14,8 @@
 #include "marina-authorizer.h"
 #include "marina-confinement.h"
 #include "marina-disk-steps.h"
+#include "marina-disk.h"
+#include "marina-disks.h"
 #include "marina-image.h"
 #include "marina-storage.h"
 #include "marina-error.h"
@@ -379,6 +381,20 @@ network_adapters_variant (const MarinaMachineConfig *config)
   return g_variant_builder_end (&adapters);
 }
 
+static GVariant *
+drives_variant (const MarinaMachineConfig *config)
+{
+  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ssuu)"));
+
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      g_variant_builder_add (&builder, "(ssuu)", drive->path, marina_bus_to_string (drive->bus),
+                             drive->controller, drive->unit);
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static void
 sync_config_properties (MarinaMachine *self)
 {
@@ -394,6 +410,8 @@ sync_config_properties (MarinaMachine *self)
   marina_dbus_machine_set_accelerator (iface, c->accelerator);
   marina_dbus_machine_set_boot_disk (iface, c->boot_disk ? c->boot_disk : "");
   marina_dbus_machine_set_cdrom (iface, c->cdrom ? c->cdrom : "");
+  marina_dbus_machine_set_floppy (iface, c->floppy ? c->floppy : "");
+  marina_dbus_machine_set_disks (iface, drives_variant (c));
   marina_dbus_machine_set_undo_disks (iface, c->undo_disks);
   marina_dbus_machine_set_undo_action (iface, marina_undo_action_to_string (c->undo_action));
   marina_dbus_machine_set_boot_order (iface, (const char *const *) c->boot_order);
@@ -599,7 +617,6 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
 }
 
 #define MAX_PARENTS 8
-#define MAX_GRANTS (8 + MAX_PARENTS)
 
 /* Whether this run writes to an undo overlay over the boot disk. */
 static gboolean
@@ -612,77 +629,91 @@ uses_undo_disk (MarinaMachine *self)
 /* QEMU's names for the files of an x509 server, in [console] tls-dir. */
 static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
 
+static void
+add_grant (GArray *grants, GPtrArray *strings, char *owned_path, const char *path,
+           gboolean writable)
+{
+  MarinaGrant grant = { owned_path ? owned_path : path, writable };
+
+  if (owned_path)
+    g_ptr_array_add (strings, owned_path);
+  g_array_append_val (grants, grant);
+}
+
 /* QEMU opens a differencing disk's parents itself, read-only. Only parents in
  * a storage folder are opened to it: a qcow2 naming /etc/shadow as its
  * backing file must not get QEMU's uid an ACL entry on /etc/shadow. */
-static guint
-parent_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+static void
+add_parent_grants (MarinaMachine *self, const char *disk, GArray *grants, GPtrArray *strings)
 {
   const char *const *roots =
     (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
-  g_autoptr(MarinaImageInfo) info = marina_image_info_read (self->config->boot_disk, NULL);
-  guint n = 0;
+  g_autoptr(MarinaImageInfo) info = marina_image_info_read (disk, NULL);
 
-  while (info && info->parent_path && n < MAX_PARENTS)
+  for (guint n = 0; info && info->parent_path && n < MAX_PARENTS; n++)
     {
       char *parent = marina_storage_resolve_existing (roots, info->parent_path, NULL);
       if (parent == NULL)
         break;
-      g_ptr_array_add (strings, parent);
-      grants[n++] = (MarinaGrant) { parent, FALSE };
+      add_grant (grants, strings, parent, NULL, FALSE);
       marina_image_info_free (info);
       info = marina_image_info_read (parent, NULL);
     }
-  return n;
 }
 
-/* Fills @grants with what QEMU opens itself, its runtime folder (where it
- * makes its sockets) first; fds it is given (saved state, consoles) need
- * nothing. @strings keeps the paths made here. */
-static guint
-machine_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+static void
+add_disk_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
+{
+  const MarinaMachineConfig *config = self->config;
+
+  if (config->boot_disk)
+    {
+      gboolean undo = uses_undo_disk (self);
+      /* With undo disks the boot disk is only read: the run writes its overlay. */
+      add_grant (grants, strings, NULL, config->boot_disk, !undo);
+      if (undo)
+        add_grant (grants, strings, machine_file (self, UNDO_DISK), NULL, TRUE);
+      add_parent_grants (self, config->boot_disk, grants, strings);
+    }
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const char *path = ((MarinaDrive *) config->drives->pdata[i])->path;
+      add_grant (grants, strings, NULL, path, TRUE);
+      add_parent_grants (self, path, grants, strings);
+    }
+  if (config->cdrom)
+    add_grant (grants, strings, NULL, config->cdrom, FALSE);
+  if (config->floppy)
+    add_grant (grants, strings, NULL, config->floppy, TRUE);
+}
+
+/* What QEMU opens itself, its runtime folder (where it makes its sockets)
+ * first; fds it is given (saved state, consoles) need nothing. @strings
+ * keeps the paths made here. */
+static GArray *
+machine_grants (MarinaMachine *self, GPtrArray *strings)
 {
   const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
-  char *serial_log = machine_file (self, "serial.log");
-  guint n = 0;
+  GArray *grants = g_array_new (FALSE, FALSE, sizeof (MarinaGrant));
 
-  g_ptr_array_add (strings, serial_log);
-  grants[n++] = (MarinaGrant) { self->runtime_dir, TRUE };
-  grants[n++] = (MarinaGrant) { serial_log, TRUE };
-  if (self->config->boot_disk)
-    {
-      char *overlay = uses_undo_disk (self) ? machine_file (self, UNDO_DISK) : NULL;
-      /* With undo disks the boot disk is only read: the run writes its overlay. */
-      grants[n++] = (MarinaGrant) { self->config->boot_disk, overlay == NULL };
-      if (overlay)
-        {
-          g_ptr_array_add (strings, overlay);
-          grants[n++] = (MarinaGrant) { overlay, TRUE };
-        }
-      n += parent_grants (self, grants + n, strings);
-    }
-  if (self->config->cdrom)
-    grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
+  add_grant (grants, strings, NULL, self->runtime_dir, TRUE);
+  add_grant (grants, strings, machine_file (self, "serial.log"), NULL, TRUE);
+  add_disk_grants (self, grants, strings);
   for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
-    {
-      char *path = g_build_filename (tls_dir, tls_files[i], NULL);
-      g_ptr_array_add (strings, path);
-      grants[n++] = (MarinaGrant) { path, FALSE };
-    }
-  return n;
+    add_grant (grants, strings, g_build_filename (tls_dir, tls_files[i], NULL), NULL, FALSE);
+  return grants;
 }
 
 static void
 release_confinement (MarinaMachine *self)
 {
-  MarinaGrant grants[MAX_GRANTS];
   g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
-  guint n;
+  g_autoptr(GArray) grants = NULL;
 
   if (self->qemu_uid == 0)
     return;
-  n = machine_grants (self, grants, strings);
-  marina_confinement_revoke (self->qemu_uid, grants, n);
+  grants = machine_grants (self, strings);
+  marina_confinement_revoke (self->qemu_uid, (MarinaGrant *) grants->data, grants->len);
   self->qemu_uid = 0;
 }
 
@@ -690,16 +721,15 @@ release_confinement (MarinaMachine *self)
 static gboolean
 prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError **error)
 {
-  MarinaGrant grants[MAX_GRANTS];
   g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) grants = NULL;
   uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
-  guint n;
 
   if (uid == 0)
     return FALSE;
   marina_qemu_identity_init (identity, uid);
-  n = machine_grants (self, grants, strings);
-  if (!marina_confinement_grant (uid, grants, n, error))
+  grants = machine_grants (self, strings);
+  if (!marina_confinement_grant (uid, (MarinaGrant *) grants->data, grants->len, error))
     return FALSE;
   self->qemu_uid = uid;
   return TRUE;
@@ -1655,6 +1685,351 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
     start_incoming (self);
   else
     send_cont (self);
+}
+
+/* ---- additional disks and removable media ------------------------------------ */
+
+/* "disk" (o) or "path" (s), and "bus" (s); the disk is imported if need be. */
+static MarinaDisk *
+parse_attach_options (MarinaMachine *self, GVariant *options, MarinaBus *bus, GError **error)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  const char *disk_path = NULL;
+  const char *path = NULL;
+  const char *bus_name = NULL;
+  MarinaDisk *disk;
+  static const MarinaOptionType known[] = {
+    { "disk", "o" }, { "path", "s" }, { "bus", "s" }, { NULL, NULL },
+  };
+
+  if (!marina_disks_check_options (options, "AttachDisk", known, "disk (o) or path (s), and bus (s)",
+                                   error))
+    return NULL;
+  g_variant_dict_lookup (&dict, "disk", "&o", &disk_path);
+  g_variant_dict_lookup (&dict, "path", "&s", &path);
+  if (disk_path == NULL && path == NULL)
+    return marina_error_invalid (error, "AttachDisk needs the disk: option disk (a Disk object "
+                                 "path, o) or path (s)"), NULL;
+  *bus = self->config->profile == MARINA_PROFILE_LEGACY ? MARINA_BUS_IDE : MARINA_BUS_VIRTIO;
+  if (g_variant_dict_lookup (&dict, "bus", "&s", &bus_name) &&
+      !marina_bus_from_string (bus_name, bus, error))
+    return NULL;
+  if (disk_path && !(disk = marina_manager_lookup_disk (self->manager, disk_path)))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND, "There is no disk %s",
+                        disk_path), NULL;
+  if (disk_path == NULL && !(disk = marina_manager_import_disk (self->manager, path, error)))
+    return NULL;
+  if (marina_disk_is_busy (disk) || marina_disk_get_task (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is %s; wait for its "
+                        "job", marina_disk_get_path (disk),
+                        marina_disk_is_busy (disk) ? "being created" : marina_disk_get_task (disk)),
+           NULL;
+  return disk;
+}
+
+/* Checks, stores and applies a changed configuration; takes @config. */
+static gboolean
+apply_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) owned = config;
+
+  if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager),
+                                       error) ||
+      !marina_manager_check_storage (self->manager, config, error))
+    return FALSE;
+  return replace_config (self, g_steal_pointer (&owned), error);
+}
+
+static gboolean
+handle_attach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = NULL;
+  g_autoptr(MarinaDrive) drive = marina_drive_new ();
+  GError *error = NULL;
+  MarinaDisk *disk = NULL;
+  MarinaBus bus;
+
+  if (!check_state (self, "AttachDisk", &error, STATE_OFF) ||
+      !(disk = parse_attach_options (self, options, &bus, &error)))
+    return return_error (invocation, error);
+  drive->path = g_strdup (marina_disk_get_path (disk));
+  if (g_strcmp0 (drive->path, self->config->boot_disk) == 0 ||
+      marina_drive_list_find (self->config->drives, drive->path))
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_EXISTS,
+                                                  "Disk '%s' is attached to machine '%s' already",
+                                                  drive->path, self->config->name));
+  config = marina_machine_config_copy (self->config);
+  if (!marina_drive_list_place (config->drives, config->profile == MARINA_PROFILE_LEGACY, bus,
+                                drive, &error) ||
+      !(drive->format = marina_image_probe_format (drive->path, &error)))
+    return return_error (invocation, error);
+  g_ptr_array_add (config->drives, g_steal_pointer (&drive));
+  if (!apply_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "disk attached");
+  marina_dbus_machine_complete_attach_disk (iface, invocation, marina_disk_get_object_path (disk));
+  return TRUE;
+}
+
+static gboolean
+handle_detach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    const char *disk_path)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  MarinaDisk *disk = marina_manager_lookup_disk (self->manager, disk_path);
+  g_autoptr(MarinaMachineConfig) config = NULL;
+  GError *error = NULL;
+  MarinaDrive *drive;
+
+  if (!check_state (self, "DetachDisk", &error, STATE_OFF))
+    return return_error (invocation, error);
+  if (disk && g_strcmp0 (marina_disk_get_path (disk), self->config->boot_disk) == 0)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                                                  "Disk '%s' is the boot disk of machine '%s'; "
+                                                  "change the boot disk with SetConfig",
+                                                  marina_disk_get_path (disk), self->config->name));
+  config = marina_machine_config_copy (self->config);
+  drive = disk ? marina_drive_list_find (config->drives, marina_disk_get_path (disk)) : NULL;
+  if (drive == NULL)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                                                  "Disk %s is not attached to machine '%s'",
+                                                  disk ? marina_disk_get_path (disk) : disk_path,
+                                                  self->config->name));
+  g_ptr_array_remove (config->drives, drive);
+  if (!apply_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "disk detached");
+  marina_dbus_machine_complete_detach_disk (iface, invocation);
+  return TRUE;
+}
+
+/* The CD/DVD drive ("cd0") or the floppy drive ("fd0") and its setting. */
+typedef struct {
+  const char *name;
+  const char *qdev;
+  gboolean writable;
+} MediaDrive;
+
+static const MediaDrive media_drives[] = {
+  { "cdrom", "cd0", FALSE },
+  { "floppy", "fd0", TRUE },
+};
+
+static char **
+media_field (MarinaMachineConfig *config, const MediaDrive *drive)
+{
+  return drive->writable ? &config->floppy : &config->cdrom;
+}
+
+static const MediaDrive *
+find_media_drive (MarinaMachine *self, const char *name, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (media_drives); i++)
+    if (g_str_equal (media_drives[i].name, name))
+      {
+        if (media_drives[i].writable && self->config->profile != MARINA_PROFILE_LEGACY)
+          return marina_error_invalid (error, "Machine '%s' has no floppy drive: only the legacy "
+                                       "profile has one", self->config->name), NULL;
+        return &media_drives[i];
+      }
+  return marina_error_invalid (error, "Unknown drive '%s'; use cdrom or floppy", name), NULL;
+}
+
+typedef struct {
+  MarinaMachine *self;
+  GDBusMethodInvocation *invocation;
+  const MediaDrive *drive;
+  char *path;   /* the new medium, or NULL: ejected */
+  guint nodes_deleted;
+} MediaChange;
+
+static void
+media_change_free (MediaChange *change)
+{
+  g_object_unref (change->self);
+  g_free (change->path);
+  g_free (change);
+}
+
+/* A confined QEMU opens a medium by path: it gets access to the new one,
+ * and loses it to the old one. */
+static gboolean
+regrant_media (MarinaMachine *self, const MediaDrive *drive, const char *old, const char *new,
+               GError **error)
+{
+  MarinaGrant grant = { new, drive->writable };
+  MarinaGrant previous = { old, drive->writable };
+
+  if (self->qemu_uid == 0)
+    return TRUE;
+  if (new && !marina_confinement_grant (self->qemu_uid, &grant, 1, error))
+    return FALSE;
+  if (old && g_strcmp0 (old, new) != 0)
+    marina_confinement_revoke (self->qemu_uid, &previous, 1);
+  return TRUE;
+}
+
+static gboolean
+store_medium (MarinaMachine *self, const MediaDrive *drive, const char *path, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  char **field = media_field (config, drive);
+
+  g_free (*field);
+  *field = g_strdup (path);
+  return apply_config (self, g_steal_pointer (&config), error);
+}
+
+static void
+complete_media_change (MediaChange *change, GError *error)
+{
+  MarinaMachine *self = change->self;
+
+  if (error == NULL)
+    store_medium (self, change->drive, change->path, &error);
+  if (error)
+    {
+      g_dbus_method_invocation_take_error (change->invocation, error);
+      return media_change_free (change);
+    }
+  log_event (self, "info", "config", change->path ? "medium inserted" : "medium ejected");
+  if (change->path)
+    marina_dbus_machine_complete_insert_media (MARINA_DBUS_MACHINE (self), change->invocation);
+  else
+    marina_dbus_machine_complete_eject_media (MARINA_DBUS_MACHINE (self), change->invocation);
+  media_change_free (change);
+}
+
+static void
+finish_live_change (MediaChange *change)
+{
+  MarinaMachine *self = change->self;
+  const char *old = *media_field (self->config, change->drive);
+
+  if (g_strcmp0 (old, change->path) != 0)
+    regrant_media (self, change->drive, old, NULL, NULL);
+  complete_media_change (change, NULL);
+}
+
+static void delete_start_node (MediaChange *change);
+
+static void
+on_start_node_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MediaChange *change = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  /* Gone already after an earlier change: the nodes QEMU makes for a medium
+   * changed by QMP go with the medium. */
+  if (error || ++change->nodes_deleted == 2)
+    return finish_live_change (change);
+  delete_start_node (change);
+}
+
+/* The medium given at start is in named nodes ("cd0-format" over
+ * "cd0-file") that stay, with the image open, once out of the drive. */
+static void
+delete_start_node (MediaChange *change)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  g_autofree char *node = g_strconcat (change->drive->qdev,
+                                       change->nodes_deleted == 0 ? "-format" : "-file", NULL);
+
+  json_object_set_string_member (args, "node-name", node);
+  qmp_call (change->self, "blockdev-del", args, -1, on_start_node_deleted, change);
+}
+
+static void
+on_medium_changed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MediaChange *change = user_data;
+  MarinaMachine *self = change->self;
+  g_autofree char *old = g_strdup (*media_field (self->config, change->drive));
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error == NULL)
+    return delete_start_node (change);
+  regrant_media (self, change->drive, change->path, old, NULL);
+  g_prefix_error (&error, "QEMU did not change the medium: ");
+  complete_media_change (change, error);
+}
+
+/* While QEMU runs: blockdev-change-medium opens the new image (after the
+ * old medium is ejected, as a drive's door would), eject takes it out. */
+static void
+change_medium_live (MediaChange *change)
+{
+  MarinaMachine *self = change->self;
+  g_autoptr(JsonObject) args = args_new ();
+  GError *error = NULL;
+
+  json_object_set_string_member (args, "id", change->drive->qdev);
+  if (change->path == NULL)
+    {
+      json_object_set_boolean_member (args, "force", TRUE);
+      qmp_call (self, "eject", args, -1, on_medium_changed, change);
+      return;
+    }
+  if (!regrant_media (self, change->drive, NULL, change->path, &error))
+    return complete_media_change (change, error);
+  json_object_set_string_member (args, "filename", change->path);
+  json_object_set_string_member (args, "format", "raw");
+  json_object_set_string_member (args, "read-only-mode",
+                                 change->drive->writable ? "read-write" : "read-only");
+  qmp_call (self, "blockdev-change-medium", args, -1, on_medium_changed, change);
+}
+
+static void
+change_medium (MarinaMachine *self, GDBusMethodInvocation *invocation, const char *method,
+               const char *name, const char *path)
+{
+  MediaChange *change;
+  GError *error = NULL;
+  const MediaDrive *drive;
+
+  if (!check_state (self, method, &error, STATE_OFF, STATE_RUNNING, STATE_PAUSED) ||
+      !(drive = find_media_drive (self, name, &error)))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  change = g_new0 (MediaChange, 1);
+  change->self = g_object_ref (self);
+  change->invocation = invocation;
+  change->drive = drive;
+  change->path = g_strdup (path);
+  if (self->state == STATE_OFF)
+    complete_media_change (change, NULL);
+  else
+    change_medium_live (change);
+}
+
+static gboolean
+handle_insert_media (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                     const char *drive, const char *path)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  const char *const *roots =
+    (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
+  g_autofree char *resolved = NULL;
+  GError *error = NULL;
+
+  /* QEMU (confined or root) opens it by path: it must be an image in storage. */
+  if (!(resolved = marina_storage_resolve_existing (roots, path, &error)))
+    return return_error (invocation, error);
+  change_medium (self, invocation, "InsertMedia", drive, resolved);
+  return TRUE;
+}
+
+static gboolean
+handle_eject_media (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    const char *drive)
+{
+  change_medium (MARINA_MACHINE (iface), invocation, "EjectMedia", drive, NULL);
+  return TRUE;
 }
 
 /* ---- undo disks ------------------------------------------------------------- */
@@ -2813,6 +3188,10 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_remove_network_adapter = handle_remove_network_adapter;
   iface->handle_configure_network_adapter = handle_configure_network_adapter;
   iface->handle_commit_undo_disks = handle_commit_undo_disks;
+  iface->handle_attach_disk = handle_attach_disk;
+  iface->handle_detach_disk = handle_detach_disk;
+  iface->handle_insert_media = handle_insert_media;
+  iface->handle_eject_media = handle_eject_media;
   iface->handle_discard_undo_disks = handle_discard_undo_disks;
 }
 

@@ -263,7 +263,7 @@ gboolean
 marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *config,
                               GError **error)
 {
-  const char *const images[] = { config->boot_disk, config->cdrom };
+  const char *const images[] = { config->boot_disk, config->cdrom, config->floppy };
   const char *const *roots = (const char *const *) self->settings->storage_paths;
 
   for (guint i = 0; i < G_N_ELEMENTS (images); i++)
@@ -271,6 +271,13 @@ marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *co
       return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
   if (config->boot_disk && !marina_image_check_qemu_reads (config->boot_disk, error))
     return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const char *path = ((MarinaDrive *) config->drives->pdata[i])->path;
+      if (!check_image_confined (roots, path, error) ||
+          !marina_image_check_qemu_reads (path, error))
+        return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+    }
   return TRUE;
 }
 
@@ -361,6 +368,19 @@ machines_as_array (MarinaManager *self)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (machines, value);
   return machines;
+}
+
+/* The known disk at @path (imported if need be), for a machine attaching it. */
+MarinaDisk *
+marina_manager_import_disk (MarinaManager *self, const char *path, GError **error)
+{
+  return marina_disks_import (self->disks, path, error);
+}
+
+MarinaDisk *
+marina_manager_lookup_disk (MarinaManager *self, const char *object_path)
+{
+  return marina_disks_lookup (self->disks, object_path);
 }
 
 /* After a machine came, went or changed its configuration: its disks are
