@@ -2293,6 +2293,7 @@ begin_start (MarinaMachine *self, GError **error)
 
   if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED) ||
       !check_undo_idle (self, error) ||
+      !marina_manager_check_disks_idle (self->manager, self->config, error) ||
       !marina_manager_check_memory (self->manager, self->config->id, error) ||
       !marina_manager_check_cpu_reserve (self->manager, self->config->id, self->config->vcpus,
                                          self->config->cpu_reserve, error))

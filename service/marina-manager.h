@@ -86,6 +86,9 @@ gboolean              marina_manager_check_name_free      (MarinaManager *self,
 void                  marina_manager_forget_machine       (MarinaManager *self,
                                                            const char    *id);
 void                  marina_manager_sync_disks           (MarinaManager *self);
+gboolean              marina_manager_check_disks_idle     (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
 MarinaDisk           *marina_manager_import_disk          (MarinaManager *self,
                                                            const char    *path,
                                                            GError       **error);
