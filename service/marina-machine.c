@@ -89,6 +89,9 @@ struct _MarinaMachine {
   MarinaGuestAdditions *guest; /* the guest agent, while QEMU runs */
   uid_t qemu_uid;              /* the confined QEMU's own uid; 0: not confined */
   MarinaJob *undo_job;         /* committing the undo disk */
+  char *undo_node;             /* while QEMU runs on an overlay: its format node */
+  guint undo_overlays;         /* overlays this run made after live commits */
+  gboolean live_commit;        /* undo_job commits while QEMU runs */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -736,6 +739,8 @@ prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError *
 }
 
 static void apply_undo_action (MarinaMachine *self);
+static gboolean on_block_job_event (MarinaMachine *self, const char *name, JsonObject *data);
+static void live_commit_done (MarinaMachine *self, GError *error);
 
 static void
 on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer user_data)
@@ -765,6 +770,12 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   set_state (self, next, reason);
   finish_job_for_exit (self, reason);
   answer_turn_off_waiters (self);
+  g_clear_pointer (&self->undo_node, g_free);
+  if (self->live_commit)
+    live_commit_done (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                         _("Machine '%s' stopped before its undo disk was "
+                                           "committed; the undo disk holds the changes"),
+                                         self->config->name));
   if (next == STATE_OFF)
     apply_undo_action (self);
 }
@@ -775,6 +786,8 @@ on_qmp_event (MarinaQmp *qmp, const char *name, JsonObject *data, gint64 timesta
 {
   MarinaMachine *self = user_data;
 
+  if (g_str_has_prefix (name, "BLOCK_JOB_") && on_block_job_event (self, name, data))
+    return;
   if (g_str_equal (name, "SHUTDOWN") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
     self->guest_shut_down = TRUE;
   else if (g_str_equal (name, "RESET") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
@@ -1452,6 +1465,9 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
       return FALSE;
     }
   watch_qemu (self, qemu);
+  g_free (self->undo_node);
+  self->undo_node = uses_undo_disk (self) ? g_strdup ("disk0-format") : NULL;
+  self->undo_overlays = 0;
   return write_pid_file (self, error);
 }
 
@@ -2107,6 +2123,8 @@ static gboolean
 add_undo_disk_steps (MarinaMachine *self, MarinaDiskSteps *steps, GError **error)
 {
   const char *driver = boot_disk_driver (self, error);
+  g_autoptr(MarinaImageInfo) info = NULL;
+  g_autofree char *size = NULL;
   int dir_fd;
   const char *temp;
 
@@ -2120,9 +2138,15 @@ add_undo_disk_steps (MarinaMachine *self, MarinaDiskSteps *steps, GError **error
   close (dir_fd);
   if (temp == NULL)
     return FALSE;
+  /* With the size given (-u), qemu-img does not open the boot disk, which a
+   * running QEMU may hold locked (a new overlay after a live commit). */
+  info = marina_image_info_read (self->config->boot_disk, NULL);
+  size = info && info->virtual_size ? g_strdup_printf ("%" G_GUINT64_FORMAT, info->virtual_size)
+                                    : NULL;
   marina_disk_steps_add (steps, 1.0, (const char *const[]) {
     marina_manager_get_settings (self->manager)->qemu_img, "create", "-q", "-f", "qcow2",
-    "-b", self->config->boot_disk, "-F", driver, temp, NULL });
+    "-b", self->config->boot_disk, "-F", driver, size ? "-u" : temp, size ? temp : size, size,
+    NULL });
   marina_disk_steps_publish (steps, temp, UNDO_DISK, FALSE);
   return TRUE;
 }
@@ -2170,6 +2194,18 @@ check_undo_changes (MarinaMachine *self, const char *method, GError **error)
     return TRUE;
   return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
                       _("Machine '%s' has no undo changes to commit or discard"),
+                      self->config->name), FALSE;
+}
+
+/* A run that began on an overlay, started by this marinad (which knows its nodes). */
+static gboolean
+check_live_undo (MarinaMachine *self, GError **error)
+{
+  if (self->undo_node)
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      _("Machine '%s' is not running on an undo disk (it has undo disks off, or "
+                        "was started before marinad restarted); commit when it is off"),
                       self->config->name), FALSE;
 }
 
@@ -2235,6 +2271,254 @@ begin_undo_commit (MarinaMachine *self, GError **error)
   return self->undo_job;
 }
 
+/* ---- undo disks: commit while running ---------------------------------------- */
+
+/* QEMU's active commit: the boot disk is reopened writable, the overlay's
+ * data mirrored into it (block-commit) until QEMU says BLOCK_JOB_READY, then
+ * the device pivots to the boot disk (block-job-complete). The old overlay
+ * goes, and a new, empty one is put over the boot disk (blockdev-snapshot),
+ * so the rest of the run is undoable again. */
+
+#define UNDO_COMMIT_JOB "undo-commit"
+
+static void
+live_commit_done (MarinaMachine *self, GError *error)
+{
+  g_autoptr(MarinaJob) job = g_steal_pointer (&self->undo_job);
+  g_autoptr(GError) owned = error;
+
+  self->live_commit = FALSE;
+  sync_saved_state (self);
+  if (error)
+    log_event (self, "error", "disk", error->message);
+  else
+    log_about_undo_disk (self, "committed while running into");
+  if (job)
+    marina_job_complete (job, error, error ? NULL : "The changes are in the boot disk");
+}
+
+static void
+on_live_commit_call (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error == NULL)
+    return;
+  g_prefix_error (&error, _("Cannot commit the undo disk of machine '%s' while it runs: "),
+                  self->config->name);
+  live_commit_done (self, error);
+}
+
+static char *
+file_node_of (const char *format_node)
+{
+  g_autofree char *stem = g_strndup (format_node, strlen (format_node) - strlen ("-format"));
+
+  return g_strconcat (stem, "-file", NULL);
+}
+
+static void
+on_new_overlay_attached (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    g_prefix_error (&error, _("The undo disk of machine '%s' is committed, but the new one "
+                              "could not be put in place (the rest of this run writes the boot "
+                              "disk): "), self->config->name);
+  live_commit_done (self, error);
+}
+
+static void
+snapshot_onto_new_overlay (MarinaMachine *self)
+{
+  g_autoptr(JsonObject) args = args_new ();
+
+  json_object_set_string_member (args, "node", "disk0-base-format");
+  json_object_set_string_member (args, "overlay", self->undo_node);
+  qmp_call (self, "blockdev-snapshot", args, -1, on_new_overlay_attached, g_object_ref (self));
+}
+
+static void
+on_new_overlay_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    return on_new_overlay_attached (source, result, g_steal_pointer (&self));
+  snapshot_onto_new_overlay (self);
+}
+
+static void
+add_new_overlay_node (MarinaMachine *self)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  g_autoptr(JsonObject) file = args_new ();
+  g_autofree char *path = machine_file (self, UNDO_DISK);
+  g_autofree char *file_node = NULL;
+  MarinaGrant grant = { path, TRUE };
+  GError *error = NULL;
+
+  if (self->qemu_uid && !marina_confinement_grant (self->qemu_uid, &grant, 1, &error))
+    return live_commit_done (self, error);
+  g_free (self->undo_node);
+  self->undo_node = g_strdup_printf ("undo%u-format", ++self->undo_overlays);
+  file_node = file_node_of (self->undo_node);
+  json_object_set_string_member (file, "driver", "file");
+  json_object_set_string_member (file, "node-name", file_node);
+  json_object_set_string_member (file, "filename", path);
+  json_object_set_string_member (args, "driver", "qcow2");
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  json_object_set_object_member (args, "file", g_steal_pointer (&file));
+  json_object_set_null_member (args, "backing");
+  qmp_call (self, "blockdev-add", args, -1, on_new_overlay_added, g_object_ref (self));
+}
+
+static void
+on_new_overlay_made (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+
+  if (!marina_disk_steps_run_finish (result, &error))
+    return live_commit_done (self, error);
+  add_new_overlay_node (self);
+}
+
+static void
+make_new_overlay (MarinaMachine *self)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+  g_autofree char *action = g_strdup_printf ("make a new undo disk for machine '%s'",
+                                             self->config->name);
+  g_autoptr(MarinaDiskSteps) steps = marina_disk_steps_new (self->undo_job, action);
+  GError *error = NULL;
+
+  g_unlink (overlay);
+  if (!add_undo_disk_steps (self, steps, &error))
+    return live_commit_done (self, error);
+  marina_disk_steps_run_async (g_steal_pointer (&steps), on_new_overlay_made, g_object_ref (self));
+}
+
+static void
+on_old_overlay_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = NULL;
+  g_autofree char *file_node = NULL;
+
+  if (error)
+    return live_commit_done (self, error);
+  if (g_str_has_suffix (self->undo_node, "-file"))
+    return make_new_overlay (self);
+  /* The format node went first; now its file node, which holds the file open. */
+  file_node = file_node_of (self->undo_node);
+  g_free (self->undo_node);
+  self->undo_node = g_steal_pointer (&file_node);
+  args = args_new ();
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  qmp_call (self, "blockdev-del", args, -1, on_old_overlay_deleted, g_object_ref (self));
+}
+
+/* The device uses the boot disk now: the old overlay's nodes go. */
+static void
+on_live_commit_completed (MarinaMachine *self, JsonObject *data)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  const char *failure = json_object_get_string_member_with_default (data, "error", NULL);
+
+  if (failure)
+    return live_commit_done (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                                _("QEMU could not commit the undo disk of "
+                                                  "machine '%s': %s"), self->config->name,
+                                                failure));
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  qmp_call (self, "blockdev-del", args, -1, on_old_overlay_deleted, g_object_ref (self));
+}
+
+static gboolean
+on_block_job_event (MarinaMachine *self, const char *name, JsonObject *data)
+{
+  g_autoptr(JsonObject) args = NULL;
+
+  if (self->undo_job == NULL ||
+      g_strcmp0 (json_object_get_string_member_with_default (data, "device", NULL),
+                 UNDO_COMMIT_JOB) != 0)
+    return FALSE;
+  if (g_str_equal (name, "BLOCK_JOB_COMPLETED"))
+    on_live_commit_completed (self, data);
+  else if (g_str_equal (name, "BLOCK_JOB_READY"))
+    {
+      args = args_new ();
+      json_object_set_string_member (args, "device", UNDO_COMMIT_JOB);
+      qmp_call (self, "block-job-complete", args, -1, on_live_commit_call, g_object_ref (self));
+    }
+  return TRUE;
+}
+
+static void
+on_boot_disk_writable (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = args_new ();
+
+  if (error)
+    return on_live_commit_call (source, result, g_steal_pointer (&self));
+  json_object_set_string_member (args, "job-id", UNDO_COMMIT_JOB);
+  json_object_set_string_member (args, "device", self->undo_node);
+  json_object_set_string_member (args, "base-node", "disk0-base-format");
+  qmp_call (self, "block-commit", args, -1, on_live_commit_call, g_object_ref (self));
+}
+
+static JsonObject *
+reopen_options (const char *driver, const char *node, const char *child_key, const char *child)
+{
+  JsonObject *options = args_new ();
+
+  json_object_set_string_member (options, "driver", driver);
+  json_object_set_string_member (options, "node-name", node);
+  json_object_set_string_member (options, child_key, child);
+  json_object_set_boolean_member (options, "read-only", FALSE);
+  return options;
+}
+
+/* The boot disk was opened read-only for the run; the commit writes it. */
+static MarinaJob *
+begin_live_commit (MarinaMachine *self, GError **error)
+{
+  MarinaGrant grant = { self->config->boot_disk, TRUE };
+  g_autoptr(JsonObject) args = args_new ();
+  JsonArray *options = json_array_new ();
+  const char *driver = boot_disk_driver (self, error);
+
+  if (driver == NULL || (self->qemu_uid && !marina_confinement_grant (self->qemu_uid, &grant, 1,
+                                                                       error)))
+    {
+      json_array_unref (options);
+      return NULL;
+    }
+  json_array_add_object_element (options, reopen_options (driver, "disk0-base-format", "file",
+                                                          "disk0-base-file"));
+  json_array_add_object_element (options, reopen_options ("file", "disk0-base-file", "filename",
+                                                          self->config->boot_disk));
+  json_object_set_array_member (args, "options", options);
+  self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
+  self->live_commit = TRUE;
+  marina_manager_add_job (self->manager, self->undo_job);
+  qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
+  return self->undo_job;
+}
+
 /* At power-off (and when a saved state is discarded): the run is over. */
 static void
 apply_undo_action (MarinaMachine *self)
@@ -2266,8 +2550,14 @@ handle_commit_undo_disks (MarinaDBusMachine *iface, GDBusMethodInvocation *invoc
   GError *error = NULL;
   MarinaJob *job = NULL;
 
-  if (!check_undo_changes (self, "CommitUndoDisks", &error) ||
-      !(job = begin_undo_commit (self, &error)))
+  if (self->state == STATE_RUNNING || self->state == STATE_PAUSED)
+    {
+      if (!check_undo_idle (self, &error) || !check_live_undo (self, &error) ||
+          !(job = begin_live_commit (self, &error)))
+        return return_error (invocation, error);
+    }
+  else if (!check_undo_changes (self, "CommitUndoDisks", &error) ||
+           !(job = begin_undo_commit (self, &error)))
     return return_error (invocation, error);
   marina_dbus_machine_complete_commit_undo_disks (iface, invocation, job_path (job));
   return TRUE;
@@ -2486,7 +2776,8 @@ on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
 static MarinaJob *
 begin_save (MarinaMachine *self, GError **error)
 {
-  if (!check_state (self, "Save", error, STATE_RUNNING, STATE_PAUSED))
+  if (!check_state (self, "Save", error, STATE_RUNNING, STATE_PAUSED) ||
+      !check_undo_idle (self, error))
     return NULL;
   touch_machine_file (self, "saved.paused", self->state == STATE_PAUSED);
   begin_job (self, "save", FALSE);
@@ -3224,6 +3515,7 @@ marina_machine_finalize (GObject *object)
   g_free (self->config_path);
   g_free (self->runtime_dir);
   g_free (self->expected_exit_reason);
+  g_free (self->undo_node);
   g_ptr_array_unref (self->turn_off_waiters);
   G_OBJECT_CLASS (marina_machine_parent_class)->finalize (object);
 }

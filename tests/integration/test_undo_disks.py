@@ -19,6 +19,8 @@ MACHINE_IFACE = BUS_NAME + ".Machine"
 MARKER = "MARINA-UNDO-MARK"
 # 60 MiB into the 64 MiB guest disk: free clusters of its FAT file system.
 MARKER_SECTOR = 60 * 2048
+SECOND = "MARINA-UNDO-TWO"
+SECOND_SECTOR = 61 * 2048
 
 
 def digest(path):
@@ -26,13 +28,13 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def marker_in(path, fmt, workdir):
+def marker_in(path, fmt, workdir, marker=MARKER, sector=MARKER_SECTOR):
     """Whether a guest reading the image would find the marker."""
     flat = os.path.join(workdir, "flat.raw")
     subprocess.run(["qemu-img", "convert", "-U", "-f", fmt, "-O", "raw", path, flat], check=True)
     with open(flat, "rb") as f:
-        f.seek(MARKER_SECTOR * 512)
-        found = f.read(len(MARKER)) == MARKER.encode()
+        f.seek(sector * 512)
+        found = f.read(len(marker)) == marker.encode()
     os.unlink(flat)
     return found
 
@@ -53,8 +55,8 @@ def boot(marinad, machine):
     return open_serial(marinad, machine)
 
 
-def guest_writes_marker(sock):
-    assert serial_roundtrip(sock, f"echo -n {MARKER} | dd of=/dev/vda bs=512 seek={MARKER_SECTOR}"
+def guest_writes_marker(sock, marker=MARKER, sector=MARKER_SECTOR):
+    assert serial_roundtrip(sock, f"echo -n {marker} | dd of=/dev/vda bs=512 seek={sector}"
                             f" conv=notrunc 2>/dev/null; sync; echo wrote-$((40+2))", "wrote-42")
 
 
@@ -96,14 +98,24 @@ def test_kept_changes_carry_over_and_commit_puts_them_in_the_boot_disk(marinad, 
     # The next run goes on from the kept overlay.
     sock = boot(marinad, machine)
     guest_reads_marker(sock)
+    # Committed while the guest runs: the first mark goes into the boot disk, and a new
+    # overlay takes what the guest writes next.
+    job = marinad.machine(machine, "CommitUndoDisks")
+    assert marinad.wait_job(job)[0] == "completed", marinad.prop(job, JOB_IFACE, "Message")
+    assert marker_in(base, "raw", workdir)
+    assert marinad.state(machine) == "running"
+    assert any("committed while running" in event[4] for event in marinad.events())
+    guest_writes_marker(sock, SECOND, SECOND_SECTOR)
+    guest_reads_marker(sock)
     sock.close()
-    refused(lambda: marinad.machine(machine, "CommitUndoDisks"), "InvalidState", "running")
     turn_off(marinad, machine)
+    assert not marker_in(base, "raw", workdir, SECOND, SECOND_SECTOR)
+    assert marker_in(overlay, "qcow2", workdir, SECOND, SECOND_SECTOR)
 
     job = marinad.machine(machine, "CommitUndoDisks")
     assert marinad.wait_job(job)[0] == "completed"
     assert marinad.prop(job, JOB_IFACE, "Operation") == "commit-undo-disks"
-    assert marker_in(base, "raw", workdir)
+    assert marker_in(base, "raw", workdir, SECOND, SECOND_SECTOR)
     assert not os.path.exists(overlay)
     assert undo_changes(marinad, machine) is False
 
