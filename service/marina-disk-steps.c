@@ -189,7 +189,10 @@ void
 marina_disk_steps_add_copy (MarinaDiskSteps *self, double weight, const char *source,
                             const char *temp)
 {
-  const char *argv[] = { "cp", "--reflink=auto", "--sparse=auto", "--", source, temp, NULL };
+  /* --no-dereference: a link swapped in for the image since it was resolved is
+   * copied as a link (and refused later), never read through. */
+  const char *argv[] = { "cp", "--reflink=auto", "--sparse=auto", "--no-dereference", "--",
+                         source, temp, NULL };
   Step *step;
 
   marina_disk_steps_add (self, weight, argv);
