@@ -142,6 +142,44 @@ marina_disks_lookup (MarinaDisks *self, const char *object_path)
 
 /* ---- the registry ------------------------------------------------------------- */
 
+/* "access=user:alice:use;group:ops:full;" — names are POSIX account names
+ * (validated), which hold no ':' or ';'. */
+static void
+set_access (GKeyFile *keyfile, const char *id, GPtrArray *access)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
+
+  if (access->len == 0)
+    return;
+  for (guint i = 0; i < access->len; i++)
+    {
+      MarinaAccessEntry *entry = access->pdata[i];
+      g_ptr_array_add (entries, g_strjoin (":", entry->kind, entry->name, entry->level, NULL));
+    }
+  g_key_file_set_string_list (keyfile, id, "access", (const char *const *) entries->pdata,
+                              entries->len);
+}
+
+static GPtrArray *
+get_access (GKeyFile *keyfile, const char *id, GError **error)
+{
+  g_auto(GStrv) entries = g_key_file_get_string_list (keyfile, id, "access", NULL, NULL);
+  g_autoptr(GPtrArray) access = marina_access_list_new ();
+
+  for (guint i = 0; entries && entries[i]; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (entries[i], ":", 3);
+      if (g_strv_length (parts) == 3)
+        marina_access_list_add (access, parts[0], parts[1], parts[2]);
+      else
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                            "access entry '%s' is not KIND:NAME:LEVEL", entries[i]), NULL;
+    }
+  if (!marina_access_list_validate (access, MARINA_ACCESS_SCOPE_OBJECT, error))
+    return NULL;
+  return g_steal_pointer (&access);
+}
+
 static gboolean
 save_registry (MarinaDisks *self, GError **error)
 {
@@ -161,10 +199,17 @@ save_registry (MarinaDisks *self, GError **error)
                              marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)));
       g_key_file_set_string (keyfile, marina_disk_get_id (disk), "type",
                              marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)));
+      set_access (keyfile, marina_disk_get_id (disk), marina_disk_get_access (disk));
     }
   text = g_key_file_to_data (keyfile, NULL, NULL);
   return g_file_set_contents_full (self->registry_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
                                    0640, error);
+}
+
+gboolean
+marina_disks_save (MarinaDisks *self, GError **error)
+{
+  return save_registry (self, error);
 }
 
 static void
@@ -215,6 +260,7 @@ load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
   g_autofree char *format = g_key_file_get_string (keyfile, id, "format", NULL);
   g_autofree char *type = g_key_file_get_string (keyfile, id, "type", NULL);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) access = NULL;
   MarinaDisk *disk;
 
   /* A hand-edited file must not give us an id that is no object path. */
@@ -226,7 +272,18 @@ load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
                           error ? error->message : "it has no absolute path or comes twice");
       return;
     }
+  access = get_access (keyfile, id, &error);
+  if (access == NULL)
+    {
+      /* Without its list the disk is only reachable by root and polkit: safe. */
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "The access list of [%s] in %s is ignored: %s", id,
+                          self->registry_path, error->message);
+      g_clear_error (&error);
+    }
   disk = export_disk (self, id, path);
+  if (access)
+    marina_disk_set_access (disk, g_steal_pointer (&access));
   if (marina_disk_refresh (disk, &error))
     return;
   /* Kept, so that a disk on a storage that is not mounted yet comes back. */

@@ -128,6 +128,16 @@ network_access (MarinaManager *self, const char *object_path, char **description
   return g_ptr_array_ref (marina_network_get_access (network));
 }
 
+static GPtrArray *
+disk_access (MarinaManager *self, const char *object_path, char **description)
+{
+  MarinaDisk *disk = marina_disks_lookup (self->disks, object_path);
+
+  if (description)
+    *description = g_strdup_printf ("disk %s", marina_disk_get_path (disk));
+  return g_ptr_array_ref (marina_disk_get_access (disk));
+}
+
 /* The authorizer's view of an object: a machine or network answers for
  * itself, a job for the object it works on. */
 static GPtrArray *
@@ -144,6 +154,8 @@ lookup_access (const char *object_path, char **description, gpointer user_data)
     object_path = marina_dbus_job_get_object (job);
   if (object_path && g_str_has_prefix (object_path, MARINA_NETWORK_PATH_PREFIX))
     return network_access (self, object_path, description);
+  if (object_path && marina_disks_lookup (self->disks, object_path))
+    return disk_access (self, object_path, description);
   machine = marina_manager_find_machine_path (self, object_path);
   if (machine == NULL)
     return NULL;

@@ -430,21 +430,30 @@ def test_rights_on_a_system_like_bus(workdir):
         path = os.path.join(storage(service), "owned.qcow2")
         disk = create_and_wait(service, path, format="qcow2", size=MIB)
 
-        def denied(object_path, interface, method, signature=None, *args):
+        def denied(object_path, interface, method, signature=None, *args, right="create"):
             with pytest.raises(CallerError) as info:
                 call_as("nobody", bus, object_path, interface, method, signature, *args)
             assert info.value.name == "org.freedesktop.DBus.Error.AccessDenied"
-            assert "'create' right" in info.value.message, info.value.message
+            assert f"'{right}' right" in info.value.message, info.value.message
 
         denied(MANAGER_PATH, MANAGER_IFACE, "CreateDisk", "sa{sv}",
                os.path.join(storage(service), "theirs.qcow2"), {})
         denied(MANAGER_PATH, MANAGER_IFACE, "ImportDisk", "s", path)
-        denied(disk, DISK_IFACE, "Delete")
+        denied(disk, DISK_IFACE, "Delete", right="full")
+        denied(disk, DISK_IFACE, "SetAccess", "a(sss)", [("user", "nobody", "full")], right="full")
         denied(disk, DISK_IFACE, "Convert", "sa{sv}", os.path.join(storage(service), "c.vhd"), {})
         # Reading is public, as the properties are.
         assert call_as("nobody", bus, MANAGER_PATH, MANAGER_IFACE, "ListDisks") == [disk]
         assert call_as("nobody", bus, disk, DISK_IFACE, "Inspect")["chain"][0]["path"] == path
         assert os.listdir(storage(service)) == ["owned.qcow2"]
+        # The disk's own list: at once, and kept across a restart.
+        service.call(disk, DISK_IFACE, "SetAccess", "a(sss)", [("user", "nobody", "full")])
+        service.stop()
+        service.start()
+        assert service.call(disk, DISK_IFACE, "GetAccess") == [("user", "nobody", "full")]
+        assert call_as("nobody", bus, disk, DISK_IFACE, "GetAccess") == [["user", "nobody", "full"]]
+        call_as("nobody", bus, disk, DISK_IFACE, "Delete")
+        assert os.listdir(storage(service)) == []
     finally:
         service.stop()
         polkit.stop()
