@@ -516,9 +516,11 @@ static char *
 qmp (GDataInputStream *in, GOutputStream *out, const char *command)
 {
   g_autoptr(GError) error = NULL;
+  /* One write: QEMU acts on a command at its closing brace, so after a quit
+   * a separate newline would find the socket closed. */
+  g_autofree char *line_out = g_strconcat (command, "\n", NULL);
 
-  if (!g_output_stream_write_all (out, command, strlen (command), NULL, NULL, &error) ||
-      !g_output_stream_write_all (out, "\n", 1, NULL, NULL, &error))
+  if (!g_output_stream_write_all (out, line_out, strlen (line_out), NULL, NULL, &error))
     report_qemu_end (command, error);
   for (;;)
     {
