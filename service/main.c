@@ -202,6 +202,8 @@ make_settings (const Options *options, GError **error)
   settings->console_tls_dir = keyfile_string (keyfile, "console", "tls-dir",
                                               MARINA_SYSCONFDIR "/tls");
   settings->qemu_img = keyfile_string (keyfile, "qemu", "img-binary", "qemu-img");
+  settings->storage_daemon = keyfile_string (keyfile, "qemu", "storage-daemon-binary",
+                                             "qemu-storage-daemon");
   set_storage (settings, keyfile);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;

@@ -20,6 +20,7 @@
 #include "marina-machine.h"
 #include "marina-network.h"
 #include "marina-nic-plumbing.h"
+#include "marina-storage-daemon.h"
 #include "marina-qemu-command-line.h"
 #include "marina-qemu.h"
 #include "marina-scripts.h"
@@ -695,6 +696,8 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   self->guest_shut_down = FALSE;
   self->saved_ok = FALSE;
   remove_runtime_files (self);
+  /* QEMU is gone: the daemon flushes the VHD and closes it. */
+  marina_storage_daemon_stop (self->runtime_dir);
   release_confinement (self);
   marina_cgroups_remove (marina_manager_get_cgroups (self->manager), self->config->id);
   sync_process_properties (self, "", 0);
@@ -1297,7 +1300,7 @@ resolve_accelerator (MarinaMachine *self)
 
 static GStrv
 build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRuntime *nics,
-                    GError **error)
+                    const char *nbd_socket, GError **error)
 {
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
   g_autofree char *serial = runtime_file (self, "serial.sock");
@@ -1313,6 +1316,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
+    .boot_disk_nbd_socket = nbd_socket,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1347,6 +1351,24 @@ check_remote_console_files (MarinaMachine *self, GError **error)
   return TRUE;
 }
 
+/* A VHD or VHDX boot disk is served by qemu-storage-daemon, so that QEMU
+ * (which blocks saving a machine with one open) sees plain NBD. */
+static gboolean
+serve_vhd (MarinaMachine *self, const MarinaQemuIdentity *identity, char **socket_path,
+           GError **error)
+{
+  const MarinaSettings *settings = marina_manager_get_settings (self->manager);
+
+  *socket_path = NULL;
+  if (self->config->boot_disk == NULL ||
+      !marina_image_format_blocks_migration (self->config->boot_disk_format))
+    return TRUE;
+  *socket_path = marina_storage_daemon_start (settings->storage_daemon, self->config->boot_disk,
+                                              self->config->boot_disk_format, self->runtime_dir,
+                                              identity, error);
+  return *socket_path != NULL;
+}
+
 static gboolean
 spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -1354,6 +1376,7 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_autofree char *log_path = runtime_file (self, "qemu.log");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_auto(MarinaNicRuntime) nics = { 0 };
+  g_autofree char *nbd_socket = NULL;
   MarinaQemuIdentity identity;
   gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
@@ -1364,8 +1387,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   /* Again at each start: a link may have been put in an image's place. */
   if (!marina_manager_check_storage (self->manager, self->config, error))
     return FALSE;
-  /* This also checks that the disks exist, naming any that are missing. */
-  argv = build_command_line (self, incoming, &nics, error);
+  /* Checks that the disks exist, naming any that are missing. */
+  argv = build_command_line (self, incoming, &nics, NULL, error);
   if (argv == NULL)
     return FALSE;
   if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
@@ -1376,11 +1399,25 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_file_set_contents (serial_log, "", 0, NULL);
   if (confine && !prepare_confinement (self, &identity, error))
     return FALSE;
-  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, confine ? &identity : NULL,
-                            (const int *) nics.source_fds->data,
-                            (const int *) nics.target_fds->data, nics.source_fds->len, error);
+  if (!serve_vhd (self, confine ? &identity : NULL, &nbd_socket, error))
+    {
+      release_confinement (self);
+      return FALSE;
+    }
+  if (nbd_socket != NULL)
+    {
+      g_strfreev (argv);
+      argv = build_command_line (self, incoming, &nics, nbd_socket, error);
+    }
+  qemu = argv ? marina_qemu_spawn ((const char *const *) argv, log_path,
+                                   confine ? &identity : NULL,
+                                   (const int *) nics.source_fds->data,
+                                   (const int *) nics.target_fds->data, nics.source_fds->len,
+                                   error)
+              : NULL;
   if (qemu == NULL)
     {
+      marina_storage_daemon_stop (self->runtime_dir);
       release_confinement (self);
       return FALSE;
     }

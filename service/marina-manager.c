@@ -52,6 +52,7 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->state_dir);
   g_free (settings->runtime_dir);
   g_free (settings->qemu_binary);
+  g_free (settings->storage_daemon);
   g_free (settings->accelerator);
   g_free (settings->cgroup_fs);
   g_free (settings->cgroup_name);
