@@ -9,6 +9,7 @@
 #include "marina-disk-creation.h"
 #include "marina-error.h"
 #include "marina-image.h"
+#include "marina-vhd.h"
 
 /* Makes a new image with qemu-img, as a job. The image is written under a
  * temporary name in its folder (created here with O_EXCL | O_NOFOLLOW, so it
@@ -35,6 +36,7 @@ marina_disk_spec_free (MarinaDiskSpec *spec)
   g_free (spec->parent_format);
   g_free (spec->source_path);
   g_free (spec->source_format);
+  g_free (spec->flatten_vhd);
   if (spec->dir_fd >= 0)
     close (spec->dir_fd);
   g_free (spec->name);
@@ -47,6 +49,7 @@ typedef struct {
   MarinaJob *job;
   char *temp_name;
   char *temp_path;
+  char *stage_name;      /* the raw staging copy of a differencing VHD chain, if any */
   GSubprocess *process;
   GString *output;
   gulong cancel_handler;
@@ -57,8 +60,12 @@ creation_free (Creation *creation)
 {
   if (creation->cancel_handler)
     g_cancellable_disconnect (marina_job_get_cancellable (creation->job), creation->cancel_handler);
+  /* The staging copy of a differencing chain served its purpose, or failed. */
+  if (creation->stage_name)
+    unlinkat (creation->spec->dir_fd, creation->stage_name, 0);
   marina_disk_spec_free (creation->spec);
   g_object_unref (creation->job);
+  g_free (creation->stage_name);
   g_free (creation->temp_name);
   g_free (creation->temp_path);
   g_clear_object (&creation->process);
@@ -105,7 +112,7 @@ add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
       g_ptr_array_add (argv, g_strdup ("-o"));
       g_ptr_array_add (argv, g_strdup_printf ("subformat=%s", spec->type));
     }
-  else if (spec->parent_path)
+  else if (spec->parent_path && spec->flatten_vhd == NULL)
     add_args (argv, "-b", spec->parent_path, "-F",
               marina_image_format_to_qemu (spec->parent_format), NULL);
 }
@@ -126,6 +133,10 @@ command_line (const MarinaDiskSpec *spec, const char *target)
         add_args (argv, "-S", "0", NULL);
       add_args (argv, "-O", driver, NULL);
       add_create_options (argv, spec);
+      /* -B: only what differs from the parent is written to the child. */
+      if (spec->keep_parent)
+        add_args (argv, "-B", spec->parent_path, "-F",
+                  marina_image_format_to_qemu (spec->parent_format), NULL);
       if (spec->source_path)
         add_args (argv, "-f", marina_image_format_to_qemu (spec->source_format), spec->source_path,
                   NULL);
@@ -304,27 +315,15 @@ on_cancelled (GCancellable *cancellable, gpointer user_data)
     g_subprocess_force_exit (creation->process);
 }
 
-/**
- * marina_disk_create_async:
- * @spec: (transfer full): what to create
- *
- * Runs qemu-img for @spec and reports progress and the end to @job, whose
- * cancellable stops it.
- */
-void
-marina_disk_create_async (MarinaDiskSpec *spec, MarinaJob *job, GAsyncReadyCallback callback,
-                          gpointer user_data)
+static void
+run_qemu_img (GTask *task)
 {
-  Creation *creation = g_new0 (Creation, 1);
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  Creation *creation = g_task_get_task_data (task);
+  MarinaDiskSpec *spec = creation->spec;
   g_autoptr(GPtrArray) argv = NULL;
   g_autofree char *command = NULL;
   GError *error = NULL;
 
-  creation->spec = spec;
-  creation->job = g_object_ref (job);
-  creation->output = g_string_new (NULL);
-  g_task_set_task_data (task, creation, (GDestroyNotify) creation_free);
   if (!make_temp_file (creation, &error))
     return g_task_return_error (task, error);
   argv = command_line (spec, creation->temp_path);
@@ -338,9 +337,143 @@ marina_disk_create_async (MarinaDiskSpec *spec, MarinaJob *job, GAsyncReadyCallb
       remove_temp_file (creation);
       return g_task_return_error (task, error);
     }
-  creation->cancel_handler = g_cancellable_connect (marina_job_get_cancellable (job),
+  creation->cancel_handler = g_cancellable_connect (marina_job_get_cancellable (creation->job),
                                                     G_CALLBACK (on_cancelled), creation, NULL);
-  read_output (g_steal_pointer (&task));
+  read_output (task);
+}
+
+/* ---- a differencing VHD, which QEMU cannot read with its parent ---- */
+
+static int
+open_stage_file (Creation *creation, GError **error)
+{
+  MarinaDiskSpec *spec = creation->spec;
+
+  for (guint attempt = 0; attempt < 16; attempt++)
+    {
+      g_autofree char *name = g_strdup_printf (".%s.marina-stage-%08x", spec->name,
+                                               g_random_int ());
+      int fd = openat (spec->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0600);
+      if (fd >= 0)
+        {
+          creation->stage_name = g_steal_pointer (&name);
+          return fd;
+        }
+      if (errno != EEXIST)
+        break;
+    }
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                      "Cannot make a staging file next to '%s': %s", spec->path,
+                      g_strerror (errno)), -1;
+}
+
+/* The parent as the chain reads it, raw, into the staging file: a VHD
+ * parent by Marina's own reader (exact size), any other through qemu-img
+ * (the parent is no differencing VHD, so QEMU reads it right). */
+static gboolean
+copy_parent (Creation *creation, const char *stage_path, int stage_fd,
+             GCancellable *cancellable, GError **error)
+{
+  MarinaDiskSpec *spec = creation->spec;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autofree char *said = NULL;
+
+  if (g_str_equal (spec->parent_format, "vhd"))
+    return marina_vhd_copy_sectors (spec->parent_path, stage_fd, cancellable, error);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              error, spec->qemu_img, "convert", "-n", "-f",
+                              marina_image_format_to_qemu (spec->parent_format), "-O", "raw",
+                              spec->parent_path, stage_path, NULL);
+  if (process == NULL)
+    return FALSE;
+  if (!g_subprocess_communicate_utf8 (process, NULL, cancellable, NULL, &said, error))
+    {
+      g_subprocess_force_exit (process);
+      return FALSE;
+    }
+  if (!g_subprocess_get_successful (process))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                        "qemu-img could not read the parent '%s': %s", spec->parent_path,
+                        g_strstrip (said)), FALSE;
+  return TRUE;
+}
+
+static void
+stage_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Creation *creation = task_data;
+  MarinaDiskSpec *spec = creation->spec;
+  g_autofree char *dir = g_path_get_dirname (spec->path);
+  g_autofree char *stage_path = NULL;
+  GError *error = NULL;
+  int fd = open_stage_file (creation, &error);
+  gboolean ok;
+
+  if (fd < 0)
+    return g_task_return_error (task, error);
+  stage_path = g_build_filename (dir, creation->stage_name, NULL);
+  /* Sized as the child says; the parent's data then the child's own go in. */
+  ok = ftruncate (fd, (off_t) spec->size) == 0 &&
+       copy_parent (creation, stage_path, fd, cancellable, &error) &&
+       marina_vhd_copy_sectors (spec->flatten_vhd, fd, cancellable, &error);
+  if (!ok && error == NULL)
+    g_set_error (&error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot size the staging file: %s",
+                 g_strerror (errno));
+  close (fd);
+  if (!ok)
+    return g_task_return_error (task, error);
+  g_free (spec->source_path);
+  spec->source_path = g_steal_pointer (&stage_path);
+  g_free (spec->source_format);
+  spec->source_format = g_strdup ("raw");
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_staged (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Creation *creation = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_prefix_error (&error, "Conversion of '%s' cancelled; no file was left behind: ",
+                        creation->spec->path);
+      return g_task_return_error (task, error);
+    }
+  marina_job_set_progress (creation->job, 0.5);
+  run_qemu_img (g_steal_pointer (&task));
+}
+
+/**
+ * marina_disk_create_async:
+ * @spec: (transfer full): what to create
+ *
+ * Runs qemu-img for @spec and reports progress and the end to @job, whose
+ * cancellable stops it. A differencing VHD is first flattened into a raw
+ * staging copy of its chain (marina_vhd_copy_sectors()).
+ */
+void
+marina_disk_create_async (MarinaDiskSpec *spec, MarinaJob *job, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  Creation *creation = g_new0 (Creation, 1);
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GTask) stage = NULL;
+
+  creation->spec = spec;
+  creation->job = g_object_ref (job);
+  creation->output = g_string_new (NULL);
+  g_task_set_task_data (task, creation, (GDestroyNotify) creation_free);
+  if (spec->flatten_vhd == NULL)
+    return run_qemu_img (g_steal_pointer (&task));
+  stage = g_task_new (NULL, marina_job_get_cancellable (job), on_staged, g_steal_pointer (&task));
+  g_task_set_task_data (stage, creation, NULL);
+  g_task_set_return_on_cancel (stage, FALSE);
+  g_task_run_in_thread (stage, stage_in_thread);
 }
 
 gboolean

@@ -886,6 +886,84 @@ check_source_idle (MarinaDisks *self, MarinaDisk *source, GError **error)
   return TRUE;
 }
 
+static gboolean
+is_differencing_vhd (MarinaDisk *disk)
+{
+  return g_str_equal (marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)), "vhd") &&
+         g_str_equal (marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)), "differencing");
+}
+
+/* The child names its parent's UUID: a parent replaced or rebuilt since
+ * would give the child's sectors another disk to lie on. */
+static gboolean
+check_vhd_parent_id (const char *child_path, const char *parent_path, guint64 *size,
+                     GError **error)
+{
+  g_autoptr(MarinaVhd) child = marina_vhd_read (child_path, error);
+  g_autoptr(MarinaVhd) parent = NULL;
+  g_autofree char *wanted = NULL, *found = NULL;
+
+  if (child == NULL || child->header == NULL)
+    return child != NULL;
+  /* The footer's size, exact: QEMU would give one rounded to CHS geometry. */
+  *size = child->footer.current_size;
+  parent = marina_vhd_read (parent_path, NULL);
+  if (parent == NULL)
+    return TRUE;  /* a parent of another format has no VHD id to compare */
+  wanted = marina_vhd_uuid_to_string (child->header->parent_uuid);
+  found = marina_vhd_uuid_to_string (parent->footer.uuid);
+  if (g_str_equal (wanted, found))
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                      "'%s' was made over a parent with id %s, but '%s' has id %s: the parent "
+                      "changed since (restore the original parent)", child_path, wanted,
+                      parent_path, found), FALSE;
+}
+
+/* A differencing VHD from Virtual PC, Virtual Server or Hyper-V: QEMU reads
+ * it as if it had no parent, so marinad lays the child's own sectors over
+ * a copy of the parent (marina_vhd_copy_sectors) and converts that:
+ * by default into a qcow2 child of the same parent holding only what
+ * differs ("type" differencing), or into a standalone disk. Either returns
+ * every byte the original chain does. */
+static gboolean
+plan_vhd_import (MarinaDiskSpec *spec, GVariantDict *dict, GError **error)
+{
+  g_autoptr(MarinaImageInfo) child = marina_image_info_read (spec->source_path, error);
+  g_autoptr(MarinaImageInfo) parent = NULL;
+
+  if (child == NULL)
+    return FALSE;
+  if (child->parent_path == NULL || !g_file_test (child->parent_path, G_FILE_TEST_IS_REGULAR))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "The parent of the differencing VHD '%s' is not found%s%s; put it "
+                        "where its locators point", spec->source_path,
+                        child->parent_path ? " at " : "",
+                        child->parent_path ? child->parent_path : ""), FALSE;
+  parent = marina_image_info_read (child->parent_path, error);
+  if (parent == NULL || !check_vhd_parent_id (spec->source_path, child->parent_path, &spec->size, error))
+    return FALSE;
+  if (g_str_equal (parent->type, "differencing"))
+    return marina_error_invalid (error, "The parent '%s' of '%s' is itself a differencing disk; "
+                                 "convert the parent to a standalone disk first",
+                                 child->parent_path, spec->source_path);
+  if (!g_variant_dict_contains (dict, "type"))
+    {
+      g_free (spec->type);
+      spec->type = g_strdup ("differencing");
+    }
+  if (!g_variant_dict_contains (dict, "format"))
+    {
+      g_free (spec->format);
+      spec->format = g_strdup ("qcow2");
+    }
+  spec->flatten_vhd = g_strdup (spec->source_path);
+  spec->keep_parent = g_str_equal (spec->type, "differencing");
+  spec->parent_path = g_strdup (child->parent_path);
+  spec->parent_format = g_strdup (parent->format);
+  return TRUE;
+}
+
 static MarinaDiskSpec *
 make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
                    GError **error)
@@ -906,13 +984,18 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
   spec->size = marina_dbus_disk_get_virtual_size (from);
   spec->source_path = g_strdup (marina_disk_get_path (source));
   spec->source_format = g_strdup (marina_dbus_disk_get_format (from));
-  if (g_str_equal (spec->type, "differencing"))
+  if (is_differencing_vhd (source))
+    {
+      if (!plan_vhd_import (spec, &dict, error))
+        return NULL;
+    }
+  else if (g_str_equal (spec->type, "differencing"))
     return marina_error_invalid (error, "Convert makes a standalone disk from the whole chain; "
                                  "a differencing child is made with CreateDisk"), NULL;
-  if (!check_format_and_type (spec, FALSE, error) ||
+  if (!check_format_and_type (spec, spec->keep_parent, error) ||
       (spec->size && !check_size (spec, error)) ||
       !marina_disks_check_chain (self, spec->source_path, error) ||
-      !marina_image_check_qemu_reads (spec->source_path, error))
+      (spec->flatten_vhd == NULL && !marina_image_check_qemu_reads (spec->source_path, error)))
     return NULL;
   spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
                                            &spec->name, error);
