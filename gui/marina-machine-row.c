@@ -151,9 +151,8 @@ format_details (MarinaMachineRow *self)
 
   if (!has_screen (self))
     /* Translators: memory in MiB and the number of virtual processors */
-    return g_strdup_printf (ngettext ("%" G_GUINT64_FORMAT " MiB · %u vCPU",
-                                      "%" G_GUINT64_FORMAT " MiB · %u vCPUs", vcpus),
-                            memory, vcpus);
+    return g_strdup_printf (ngettext ("%u MiB · %u vCPU", "%u MiB · %u vCPUs", vcpus),
+                            (guint) memory, vcpus);
   /* Translators: uptime as hours:minutes:seconds, then the CPU use in percent */
   return g_strdup_printf (_("Up %u:%02u:%02u · CPU %.0f %%"), (guint) (uptime / 3600),
                           (guint) (uptime / 60 % 60), (guint) (uptime % 60), cpu);
@@ -168,7 +167,8 @@ update_labels (MarinaMachineRow *self)
 
   gtk_label_set_text (self->name_label, marina_dbus_machine_get_name (self->machine));
   if (g_strcmp0 (gtk_label_get_text (self->state_label), marina_gui_state_label (state)) != 0)
-    g_debug ("machine %s: %s", marina_dbus_machine_get_name (self->machine), state);
+    g_debug ("machine %s: %s, shown as “%s”", marina_dbus_machine_get_name (self->machine), state,
+             marina_gui_state_label (state));
   gtk_label_set_text (self->state_label, marina_gui_state_label (state));
   gtk_label_set_text (self->details_label, details);
   gtk_level_bar_set_value (self->cpu_bar, MIN (cpu, 100.0));

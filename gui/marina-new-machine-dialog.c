@@ -194,7 +194,8 @@ apply_host_limits (MarinaNewMachineDialog *self, MarinaDBusManager *manager)
   if (memory > 0)
     {
       gtk_adjustment_set_upper (gtk_spin_button_get_adjustment (self->memory_spin), memory);
-      hint = g_strdup_printf (_("This host has %" G_GUINT64_FORMAT " MiB"), memory);
+      /* MiB: a guint holds 4 PiB. */
+      hint = g_strdup_printf (_("This host has %u MiB"), (guint) memory);
       adw_action_row_set_subtitle (self->memory_row, hint);
     }
   if (cpus > 0)
