@@ -85,6 +85,8 @@ show_window (MarinaApplication *self)
 
   if (window == NULL)
     window = marina_window_new (self);
+  /* present() alone leaves a minimised window where it is. */
+  gtk_window_unminimize (GTK_WINDOW (window));
   gtk_window_present (GTK_WINDOW (window));
   return window;
 }

@@ -38,6 +38,8 @@ struct _MarinaWindow {
 
 G_DEFINE_FINAL_TYPE (MarinaWindow, marina_window, ADW_TYPE_APPLICATION_WINDOW)
 
+static void sync_visibility (MarinaWindow *self);
+
 void
 marina_window_show_error (MarinaWindow *self, const GError *error)
 {
@@ -349,7 +351,7 @@ on_manager_added (MarinaWindow *self, GDBusObject *object)
   if (g_strcmp0 (g_dbus_object_get_object_path (object), MANAGER_PATH) != 0)
     return;
   self->watching_metrics = FALSE;
-  watch_metrics (self, gtk_widget_get_mapped (GTK_WIDGET (self)));
+  sync_visibility (self);
 }
 
 /* ---- other actions ---------------------------------------------------------------- */
@@ -478,18 +480,42 @@ add_actions (MarinaWindow *self)
 
 /* ---- GObject ---------------------------------------------------------------------- */
 
+/* Minimised (or unmapped by the X server without a window manager, which
+ * GDK takes for the same) the window shows nothing: metrics stop, and the
+ * rows stop asking for thumbnails (marina-machine-row.c checks too). */
+static void
+sync_visibility (MarinaWindow *self)
+{
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (self));
+  gboolean visible = gtk_widget_get_mapped (GTK_WIDGET (self)) && surface
+                     && !(gdk_toplevel_get_state (GDK_TOPLEVEL (surface))
+                          & GDK_TOPLEVEL_STATE_MINIMIZED);
+
+  if (visible != self->watching_metrics)
+    g_debug ("window %s", visible ? "shown" : "hidden");
+  watch_metrics (self, visible);
+}
+
+static void
+marina_window_realize (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (marina_window_parent_class)->realize (widget);
+  g_signal_connect_object (gtk_native_get_surface (GTK_NATIVE (widget)), "notify::state",
+                           G_CALLBACK (sync_visibility), widget, G_CONNECT_SWAPPED);
+}
+
 static void
 marina_window_map (GtkWidget *widget)
 {
   GTK_WIDGET_CLASS (marina_window_parent_class)->map (widget);
-  watch_metrics (MARINA_WINDOW (widget), TRUE);
+  sync_visibility (MARINA_WINDOW (widget));
 }
 
 static void
 marina_window_unmap (GtkWidget *widget)
 {
-  watch_metrics (MARINA_WINDOW (widget), FALSE);
   GTK_WIDGET_CLASS (marina_window_parent_class)->unmap (widget);
+  sync_visibility (MARINA_WINDOW (widget));
 }
 
 static void
@@ -514,6 +540,7 @@ marina_window_class_init (MarinaWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->dispose = marina_window_dispose;
+  widget_class->realize = marina_window_realize;
   widget_class->map = marina_window_map;
   widget_class->unmap = marina_window_unmap;
   g_type_ensure (MARINA_TYPE_EVENT_LOG);

@@ -11,6 +11,7 @@ ordinary code reads them back) and its Create button with the keyboard."""
 import os
 import shutil
 import signal
+import time
 
 import pytest
 
@@ -20,6 +21,7 @@ from marina_harness import (MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH, Marinad,
                             dbus_error_name, kill_machines, remove_cgroups, variant_options,
                             wait_for_guest_shell, wait_until)
 
+THUMBNAIL_INTERVAL = 3  # seconds, as gui/marina-machine-row.c refreshes
 ARTIFACTS = os.environ.get("MARINA_ARTIFACTS_DIR", "/tmp/marina-manager-artifacts")
 
 
@@ -176,3 +178,27 @@ def test_remove_takes_the_machine_off_the_list(marinad, manager, workdir):
     app.activate("remove")
     wait_until(lambda: marinad.manager("ListMachines") == [first], 30, "beta to be removed")
     app.wait_log("selected alpha", count=2)
+
+
+def thumbnails(app, name):
+    return app.log().count(f"thumbnail {name}: ")
+
+
+def test_thumbnails_only_while_the_window_shows(marinad, running_machine, manager):
+    app = manager()
+    app.wait_log("thumbnail guest: ", count=2)
+    # Unmapped by the X server: with no window manager, GDK takes that for
+    # minimised, as a desktop's "minimise" would make it.
+    app.xdotool("windowunmap", "--sync", app.window_id())
+    app.wait_log("window hidden")
+    seen = thumbnails(app, "guest")
+    time.sleep(2 * THUMBNAIL_INTERVAL + 1)
+    # One may have been on its way.
+    assert thumbnails(app, "guest") <= seen + 1, "thumbnails while nothing shows them"
+    # Clicking a notification (app.show-machine) brings the window back.
+    app.connection.call_sync(app.bus_name(), "/org/marinavm/Manager", "org.gtk.Actions",
+                             "Activate", GLib.Variant("(sava{sv})", (
+                                 "show-machine", [GLib.Variant("s", running_machine)], {})),
+                             None, 0, 10000, None)
+    app.wait_log("window shown", count=2)
+    app.wait_log("thumbnail guest: ", count=seen + 2)
