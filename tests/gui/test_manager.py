@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""marina, the manager, against the real marinad and the test guest under
+Xvfb: the new machine assistant, the master status list with its thumbnail,
+the actions of each state, the event log and desktop notifications.
+
+The tests drive the window's actions through org.gtk.Actions (what a menu,
+a button or an accelerator activates), the assistant's fields through the
+fill-assistant test hook (MARINA_TEST_HOOKS=1; it sets the widgets, the
+ordinary code reads them back) and its Create button with the keyboard."""
+
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from console_harness import distinct_colours, load_png, rgb_pixels
+from gi.repository import GLib
+from marina_harness import (MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH, Marinad,
+                            dbus_error_name, kill_machines, remove_cgroups, variant_options,
+                            wait_for_guest_shell, wait_until)
+
+THUMBNAIL_INTERVAL = 3  # seconds, as gui/marina-machine-row.c refreshes
+ARTIFACTS = os.environ.get("MARINA_ARTIFACTS_DIR", "/tmp/marina-manager-artifacts")
+
+
+def keep(path):
+    """Keeps a picture for a person to look at after the run."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shutil.copy(path, ARTIFACTS)
+    return path
+
+
+def dark_pixels(path):
+    """Pixels as dark as a text console's background: the window's own
+    widgets (Adwaita's light style) have next to none."""
+    return sum(1 for r, g, b in rgb_pixels(load_png(path)) if r + g + b < 40)
+
+
+def describe(app, action):
+    """(enabled, parameter type, state) of a window action, as a menu sees it."""
+    reply = app.connection.call_sync(app.bus_name(), app.WINDOW_PATH, "org.gtk.Actions",
+                                     "Describe", GLib.Variant("(s)", (action,)), None, 0, 5000,
+                                     None)
+    return reply.unpack()[0]
+
+
+def enabled(app, action):
+    return describe(app, action)[0]
+
+
+def fill_assistant(app, **values):
+    app.activate("fill-assistant", GLib.Variant("a{sv}", {
+        key.replace("_", "-"): GLib.Variant("i" if isinstance(value, int) else "s", value)
+        for key, value in values.items()}))
+
+
+def press_create(app):
+    """Alt+R: the mnemonic of the assistant's C_reate button, typed through X."""
+    window = app.xdotool("search", "--sync", "--name", "^New Machine$").split()[-1]
+    app.xdotool("windowfocus", "--sync", window)
+    app.xdotool("key", "alt+r")
+
+
+@pytest.fixture
+def session_marinad(bus, workdir):
+    """A session marinad: its nat networks are QEMU's user-mode networking,
+    so the test makes no bridge, tap or route anywhere."""
+    service = Marinad(bus, workdir, session=True).start()
+    yield service
+    service.stop()
+    kill_machines(service)
+    remove_cgroups(service.cgroup_name)
+    print("---- marinad's log ----\n" + service.log())
+
+
+def test_assistant_start_pause_resume_events_and_notifications(session_marinad, disk, manager,
+                                                               notifications, workdir):
+    marinad = session_marinad
+    image = disk()
+    network = marinad.manager("CreateNetwork", "sa{sv}", "lab", variant_options({"kind": "nat"}))
+    app = manager()
+    app.wait_log("event log:")
+    empty = keep(app.save_picture(os.path.join(workdir, "manager-empty.png")))
+    assert distinct_colours(load_png(empty)) > 10, "the empty window is blank"
+
+    # The assistant, filled in and created as a person would.
+    app.activate("new-machine")
+    app.wait_log("assistant: 1 networks")
+    fill_assistant(app, name="ship", memory_mib=128, vcpus=1, profile="Modern", disk=image,
+                   network="lab", boot="Hard disk, then CD/DVD")
+    picture = keep(app.save_picture(os.path.join(workdir, "manager-assistant.png"), "assistant"))
+    assert distinct_colours(load_png(picture)) > 10, "the assistant is blank"
+    press_create(app)
+    app.wait_log("assistant: created")
+    machine = marinad.manager("FindMachine", "s", "ship")
+    assert marinad.prop(machine, MACHINE_IFACE, "MemoryMiB") == 128
+    assert marinad.prop(machine, MACHINE_IFACE, "BootDisk") == image
+    assert marinad.prop(machine, MACHINE_IFACE, "BootOrder") == ["disk", "cdrom"]
+    adapters = marinad.prop(machine, MACHINE_IFACE, "NetworkAdapters")
+    assert [a[3] for a in adapters] == [network]
+    app.wait_log("selected ship")
+    assert enabled(app, "start") and not enabled(app, "pause")
+    before = keep(app.save_picture(os.path.join(workdir, "manager-off.png")))
+
+    # Start from the window: the state, then the guest's screen as a thumbnail.
+    app.activate("start")
+    app.wait_log("machine ship: running")
+    marinad.wait_state(machine, "running")
+    wait_for_guest_shell(marinad, machine)
+    app.wait_log("thumbnail ship: ", count=2)
+    after = keep(app.save_picture(os.path.join(workdir, "manager-running.png")))
+    assert dark_pixels(after) > dark_pixels(before) + 5000, "no guest screen in the thumbnail"
+    keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
+    assert enabled(app, "pause") and not enabled(app, "start") and not enabled(app, "delete")
+
+    app.activate("pause")
+    app.wait_log("machine ship: paused")
+    assert marinad.state(machine) == "paused"
+    assert enabled(app, "resume") and not enabled(app, "pause")
+    app.activate("resume")
+    app.wait_log("machine ship: running", count=2)
+    assert marinad.state(machine) == "running"
+
+    # The event log shows marinad's events as they come, filtered on demand.
+    app.wait_log("event shown: info ship: Machine 'ship': paused -> running (user)")
+    app.activate("event-severity", GLib.Variant("s", "error"))
+    app.wait_log("shown (machine '', at least error)")
+    app.activate("event-machine", GLib.Variant("s", machine))
+    app.activate("event-severity", GLib.Variant("s", "info"))
+    app.wait_log(f"shown (machine '{machine}', at least info)")
+
+    # Saved: a notification through the stand-in org.freedesktop.Notifications.
+    app.activate("save")
+    marinad.wait_state(machine, "saved", timeout=120)
+    notifications.wait_for("“ship” was saved")
+    assert enabled(app, "discard-saved-state") and enabled(app, "start")
+
+    # Restored, then QEMU dies: that stop was nobody's wish.
+    app.activate("start")
+    marinad.wait_state(machine, "running", timeout=120)
+    os.kill(marinad.prop(machine, MACHINE_IFACE, "Pid"), signal.SIGKILL)
+    marinad.wait_state(machine, "off")
+    app_name, summary, body, hints = notifications.wait_for("“ship” stopped unexpectedly")
+    assert body == "Its QEMU process ended without being asked to."
+
+
+def test_actions_follow_the_state_and_failures_show_the_apis_message(marinad, disk, manager):
+    host_memory = marinad.prop(MANAGER_PATH, MANAGER_IFACE, "HostMemoryMiB")
+    machine = marinad.create("huge", memory_mib=host_memory, boot_disk=disk())
+    app = manager()
+    app.wait_log("selected huge")
+    for action in ("start", "remove", "delete"):
+        assert enabled(app, action), action
+    for action in ("pause", "resume", "save", "discard-saved-state", "shutdown", "turn-off",
+                   "reset"):
+        assert not enabled(app, action), action
+    # marinad refuses to start a machine the host cannot hold, and says why.
+    try:
+        marinad.machine(machine, "Start")
+        raise AssertionError("Start of a machine as large as the host worked")
+    except GLib.Error as error:
+        assert dbus_error_name(error).endswith("InsufficientResources")
+        expected = error.message.split(": ", 1)[1]
+    app.activate("start")
+    app.wait_log(f"error: {expected}")
+    assert marinad.state(machine) == "off"
+
+
+def test_remove_takes_the_machine_off_the_list(marinad, manager, workdir):
+    first = marinad.create("alpha", memory_mib=64)
+    marinad.create("beta", memory_mib=64)
+    app = manager()
+    app.wait_log("selected alpha")
+    app.activate("select-machine", GLib.Variant("s", "beta"))
+    app.wait_log("selected beta")
+    app.activate("remove")
+    wait_until(lambda: marinad.manager("ListMachines") == [first], 30, "beta to be removed")
+    app.wait_log("selected alpha", count=2)
+
+
+def thumbnails(app, name):
+    return app.log().count(f"thumbnail {name}: ")
+
+
+def test_thumbnails_only_while_the_window_shows(marinad, running_machine, manager):
+    app = manager()
+    app.wait_log("thumbnail guest: ", count=2)
+    # Unmapped by the X server: with no window manager, GDK takes that for
+    # minimised, as a desktop's "minimise" would make it.
+    app.xdotool("windowunmap", "--sync", app.window_id())
+    app.wait_log("window hidden")
+    seen = thumbnails(app, "guest")
+    time.sleep(2 * THUMBNAIL_INTERVAL + 1)
+    # One may have been on its way.
+    assert thumbnails(app, "guest") <= seen + 1, "thumbnails while nothing shows them"
+    # Clicking a notification (app.show-machine) brings the window back.
+    app.connection.call_sync(app.bus_name(), "/org/marinavm/Manager", "org.gtk.Actions",
+                             "Activate", GLib.Variant("(sava{sv})", (
+                                 "show-machine", [GLib.Variant("s", running_machine)], {})),
+                             None, 0, 10000, None)
+    app.wait_log("window shown", count=2)
+    app.wait_log("thumbnail guest: ", count=seen + 2)
