@@ -185,3 +185,33 @@ marina_storage_open (const char *resolved, GError **error)
     }
   return fd;
 }
+
+/**
+ * marina_storage_open_folder:
+ * @resolved: a path from marina_storage_resolve_existing()
+ * @name: (out): the file's name in its folder
+ *
+ * Opens the folder of an existing regular file, for the temporary files and
+ * the rename that replace it.
+ */
+int
+marina_storage_open_folder (const char *resolved, char **name, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (resolved);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+
+  if (fd < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot open the folder '%s': %s",
+                        dir, g_strerror (errno)), -1;
+  *name = g_path_get_basename (resolved);
+  if (fstatat (fd, *name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_clear_pointer (name, g_free);
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                          "'%s' is not a regular file; Marina rewrites only image files",
+                          resolved), -1;
+    }
+  return fd;
+}

@@ -18,5 +18,8 @@ char *marina_storage_resolve_new      (const char *const *roots,
                                        GError           **error);
 int   marina_storage_open             (const char *resolved,
                                        GError    **error);
+int   marina_storage_open_folder      (const char *resolved,
+                                       char      **name,
+                                       GError    **error);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "marina-disk-creation.h"
+#include "marina-disk-steps.h"
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-vhd.h"
@@ -24,8 +25,6 @@
  * Progress. VHDs get force_size=on: see devices/marina-vhd.c for the size
  * rule. */
 
-#define OUTPUT_KEPT 4096
-
 void
 marina_disk_spec_free (MarinaDiskSpec *spec)
 {
@@ -37,40 +36,13 @@ marina_disk_spec_free (MarinaDiskSpec *spec)
   g_free (spec->source_path);
   g_free (spec->source_format);
   g_free (spec->flatten_vhd);
+  g_free (spec->flatten_parent);
+  g_free (spec->flatten_parent_format);
   if (spec->dir_fd >= 0)
     close (spec->dir_fd);
   g_free (spec->name);
   g_free (spec->path);
   g_free (spec);
-}
-
-typedef struct {
-  MarinaDiskSpec *spec;
-  MarinaJob *job;
-  char *temp_name;
-  char *temp_path;
-  char *stage_name;      /* the raw staging copy of a differencing VHD chain, if any */
-  GSubprocess *process;
-  GString *output;
-  gulong cancel_handler;
-} Creation;
-
-static void
-creation_free (Creation *creation)
-{
-  if (creation->cancel_handler)
-    g_cancellable_disconnect (marina_job_get_cancellable (creation->job), creation->cancel_handler);
-  /* The staging copy of a differencing chain served its purpose, or failed. */
-  if (creation->stage_name)
-    unlinkat (creation->spec->dir_fd, creation->stage_name, 0);
-  marina_disk_spec_free (creation->spec);
-  g_object_unref (creation->job);
-  g_free (creation->stage_name);
-  g_free (creation->temp_name);
-  g_free (creation->temp_path);
-  g_clear_object (&creation->process);
-  g_string_free (creation->output, TRUE);
-  g_free (creation);
 }
 
 static char *
@@ -99,8 +71,9 @@ add_args (GPtrArray *argv, const char *first, ...)
   va_end (args);
 }
 
+/* @copy: for `qemu-img convert`, which names the backing file with -B. */
 static void
-add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
+add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec, gboolean copy)
 {
   if (g_str_equal (spec->format, "vhd"))
     {
@@ -112,14 +85,20 @@ add_create_options (GPtrArray *argv, const MarinaDiskSpec *spec)
       g_ptr_array_add (argv, g_strdup ("-o"));
       g_ptr_array_add (argv, g_strdup_printf ("subformat=%s", spec->type));
     }
-  else if (spec->parent_path && spec->flatten_vhd == NULL)
-    add_args (argv, "-b", spec->parent_path, "-F",
+  else if (spec->parent_path)
+    add_args (argv, copy ? "-B" : "-b", spec->parent_path, "-F",
               marina_image_format_to_qemu (spec->parent_format), NULL);
 }
 
-/* The qemu-img command line that writes @target. */
-static GPtrArray *
-command_line (const MarinaDiskSpec *spec, const char *target)
+/**
+ * marina_disk_command_line:
+ *
+ * The qemu-img command line that writes @target as @spec says. A copy with
+ * a parent (a qcow2 child compacted) copies only what the child holds over
+ * that parent.
+ */
+GPtrArray *
+marina_disk_command_line (const MarinaDiskSpec *spec, const char *target)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
   const char *driver = marina_image_format_to_qemu (spec->format);
@@ -132,11 +111,7 @@ command_line (const MarinaDiskSpec *spec, const char *target)
       if (is_fixed_copy (spec))
         add_args (argv, "-S", "0", NULL);
       add_args (argv, "-O", driver, NULL);
-      add_create_options (argv, spec);
-      /* -B: only what differs from the parent is written to the child. */
-      if (spec->keep_parent)
-        add_args (argv, "-B", spec->parent_path, "-F",
-                  marina_image_format_to_qemu (spec->parent_format), NULL);
+      add_create_options (argv, spec, TRUE);
       if (spec->source_path)
         add_args (argv, "-f", marina_image_format_to_qemu (spec->source_format), spec->source_path,
                   NULL);
@@ -151,7 +126,7 @@ command_line (const MarinaDiskSpec *spec, const char *target)
   else
     {
       add_args (argv, "create", "-q", "-f", driver, NULL);
-      add_create_options (argv, spec);
+      add_create_options (argv, spec, FALSE);
       add_args (argv, target, NULL);
       if (spec->size)
         g_ptr_array_add (argv, size_text (spec->size));
@@ -160,231 +135,41 @@ command_line (const MarinaDiskSpec *spec, const char *target)
   return argv;
 }
 
-/* The file qemu-img writes to: ours alone, made with O_EXCL in the resolved folder. */
-static gboolean
-make_temp_file (Creation *creation, GError **error)
-{
-  MarinaDiskSpec *spec = creation->spec;
-
-  for (guint attempt = 0; attempt < 16; attempt++)
-    {
-      g_autofree char *name = g_strdup_printf (".%s.marina-%08x", spec->name, g_random_int ());
-      int fd = openat (spec->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
-      if (fd < 0 && errno == EEXIST)
-        continue;
-      if (fd < 0)
-        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                            "Cannot create a file next to '%s': %s", spec->path,
-                            g_strerror (errno)), FALSE;
-      close (fd);
-      creation->temp_name = g_steal_pointer (&name);
-      {
-        g_autofree char *dir = g_path_get_dirname (spec->path);
-        creation->temp_path = g_build_filename (dir, creation->temp_name, NULL);
-      }
-      return TRUE;
-    }
-  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                      "Cannot find a free temporary name next to '%s'", spec->path), FALSE;
-}
-
-/* "(12.50/100%)" → 0.125; the last one in @text counts. */
-static gboolean
-last_progress (const char *text, double *progress)
-{
-  const char *mark = g_strrstr (text, "/100%)");
-  const char *open;
-
-  if (mark == NULL)
-    return FALSE;
-  for (open = mark; open > text && *open != '('; open--)
-    ;
-  if (*open != '(')
-    return FALSE;
-  *progress = g_ascii_strtod (open + 1, NULL) / 100.0;
-  return TRUE;
-}
-
-/* What qemu-img said, without its progress marks, for an error message. */
-static char *
-plain_output (const GString *output)
-{
-  g_autoptr(GRegex) marks = g_regex_new ("\\s*\\([0-9.]+/100%\\)\\s*", 0, 0, NULL);
-  g_autofree char *text = g_regex_replace_literal (marks, output->str, -1, 0, " ", 0, NULL);
-
-  return g_strdup (g_strstrip (text));
-}
-
-static void
-remove_temp_file (Creation *creation)
-{
-  if (unlinkat (creation->spec->dir_fd, creation->temp_name, 0) != 0 && errno != ENOENT)
-    g_warning ("Cannot remove %s: %s", creation->temp_path, g_strerror (errno));
-}
-
-/* linkat() fails with EEXIST rather than replace a file that appeared meanwhile. */
-static gboolean
-publish (Creation *creation, GError **error)
-{
-  MarinaDiskSpec *spec = creation->spec;
-  int saved_errno;
-
-  if (linkat (spec->dir_fd, creation->temp_name, spec->dir_fd, spec->name, 0) == 0)
-    {
-      remove_temp_file (creation);
-      return TRUE;
-    }
-  saved_errno = errno;
-  remove_temp_file (creation);
-  return g_set_error (error, MARINA_ERROR,
-                      saved_errno == EEXIST ? MARINA_ERROR_EXISTS : MARINA_ERROR_FAILED,
-                      "Cannot put the new image at '%s': %s", spec->path,
-                      saved_errno == EEXIST ? "a file appeared there meanwhile"
-                                            : g_strerror (saved_errno)), FALSE;
-}
-
-static void
-on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  Creation *creation = g_task_get_task_data (task);
-  GError *error = NULL;
-  g_autofree char *said = NULL;
-
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  if (g_cancellable_is_cancelled (marina_job_get_cancellable (creation->job)))
-    {
-      remove_temp_file (creation);
-      return g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                      "Creation of '%s' cancelled; no file was left behind",
-                                      creation->spec->path);
-    }
-  if (!g_subprocess_get_successful (G_SUBPROCESS (source)))
-    {
-      said = plain_output (creation->output);
-      remove_temp_file (creation);
-      return g_task_return_new_error (task, MARINA_ERROR, MARINA_ERROR_FAILED,
-                                      "qemu-img could not create '%s': %s", creation->spec->path,
-                                      said);
-    }
-  if (!publish (creation, &error))
-    return g_task_return_error (task, error);
-  g_task_return_boolean (task, TRUE);
-}
-
-static void read_output (GTask *task);
-
-static void
-on_output (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GTask *task = user_data;
-  Creation *creation = g_task_get_task_data (task);
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, NULL);
-  double progress;
-
-  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    {
-      g_subprocess_wait_async (creation->process, NULL, on_exited, task);
-      return;
-    }
-  g_string_append_len (creation->output, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  if (last_progress (creation->output->str, &progress))
-    marina_job_set_progress (creation->job, progress);
-  if (creation->output->len > OUTPUT_KEPT)
-    g_string_erase (creation->output, 0, creation->output->len - OUTPUT_KEPT);
-  read_output (task);
-}
-
-static void
-read_output (GTask *task)
-{
-  Creation *creation = g_task_get_task_data (task);
-
-  g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (creation->process), 4096,
-                                   G_PRIORITY_DEFAULT, NULL, on_output, task);
-}
-
-static void
-on_cancelled (GCancellable *cancellable, gpointer user_data)
-{
-  Creation *creation = user_data;
-
-  /* qemu-img has no clean stop; its temporary file is removed once it exits. */
-  if (creation->process)
-    g_subprocess_force_exit (creation->process);
-}
-
-static void
-run_qemu_img (GTask *task)
-{
-  Creation *creation = g_task_get_task_data (task);
-  MarinaDiskSpec *spec = creation->spec;
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autofree char *command = NULL;
-  GError *error = NULL;
-
-  if (!make_temp_file (creation, &error))
-    return g_task_return_error (task, error);
-  argv = command_line (spec, creation->temp_path);
-  command = g_strjoinv (" ", (char **) argv->pdata);
-  g_debug ("Creating %s: %s", spec->path, command);
-  creation->process = g_subprocess_newv ((const char *const *) argv->pdata,
-                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                         G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
-  if (creation->process == NULL)
-    {
-      remove_temp_file (creation);
-      return g_task_return_error (task, error);
-    }
-  creation->cancel_handler = g_cancellable_connect (marina_job_get_cancellable (creation->job),
-                                                    G_CALLBACK (on_cancelled), creation, NULL);
-  read_output (task);
-}
-
 /* ---- a differencing VHD, which QEMU cannot read with its parent ---- */
 
-static int
-open_stage_file (Creation *creation, GError **error)
-{
-  MarinaDiskSpec *spec = creation->spec;
+typedef struct {
+  MarinaDiskSpec *spec;
+  MarinaDiskSteps *steps;
+  const char *temp;   /* the new image, owned by steps */
+  const char *stage;  /* the raw staging copy of the chain, owned by steps */
+  GAsyncReadyCallback callback;
+  gpointer user_data;
+} Staging;
 
-  for (guint attempt = 0; attempt < 16; attempt++)
-    {
-      g_autofree char *name = g_strdup_printf (".%s.marina-stage-%08x", spec->name,
-                                               g_random_int ());
-      int fd = openat (spec->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
-      if (fd >= 0)
-        {
-          creation->stage_name = g_steal_pointer (&name);
-          return fd;
-        }
-      if (errno != EEXIST)
-        break;
-    }
-  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                      "Cannot make a staging file next to '%s': %s", spec->path,
-                      g_strerror (errno)), -1;
+static void
+staging_free (Staging *staging)
+{
+  g_clear_pointer (&staging->spec, marina_disk_spec_free);
+  g_clear_pointer (&staging->steps, marina_disk_steps_free);  /* removes the temporary files */
+  g_free (staging);
 }
 
-/* The parent as the chain reads it, raw, into the staging file: a VHD
- * parent by Marina's own reader (exact size), any other through qemu-img
- * (the parent is no differencing VHD, so QEMU reads it right). */
+/* The parent as the chain reads it, raw: a VHD parent by Marina's own
+ * reader (exact size), any other through qemu-img (it is no differencing
+ * VHD, so QEMU reads it right). */
 static gboolean
-copy_parent (Creation *creation, const char *stage_path, int stage_fd,
+copy_parent (const MarinaDiskSpec *spec, const char *stage, int stage_fd,
              GCancellable *cancellable, GError **error)
 {
-  MarinaDiskSpec *spec = creation->spec;
   g_autoptr(GSubprocess) process = NULL;
   g_autofree char *said = NULL;
 
-  if (g_str_equal (spec->parent_format, "vhd"))
-    return marina_vhd_copy_sectors (spec->parent_path, stage_fd, cancellable, error);
+  if (g_str_equal (spec->flatten_parent_format, "vhd"))
+    return marina_vhd_copy_sectors (spec->flatten_parent, stage_fd, cancellable, error);
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
                               error, spec->qemu_img, "convert", "-n", "-f",
-                              marina_image_format_to_qemu (spec->parent_format), "-O", "raw",
-                              spec->parent_path, stage_path, NULL);
+                              marina_image_format_to_qemu (spec->flatten_parent_format), "-O",
+                              "raw", spec->flatten_parent, stage, NULL);
   if (process == NULL)
     return FALSE;
   if (!g_subprocess_communicate_utf8 (process, NULL, cancellable, NULL, &said, error))
@@ -394,58 +179,95 @@ copy_parent (Creation *creation, const char *stage_path, int stage_fd,
     }
   if (!g_subprocess_get_successful (process))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                        "qemu-img could not read the parent '%s': %s", spec->parent_path,
+                        "qemu-img could not read the parent '%s': %s", spec->flatten_parent,
                         g_strstrip (said)), FALSE;
   return TRUE;
 }
 
+/* Sized as the child says; the parent's data then the child's own go in. */
 static void
 stage_in_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  Creation *creation = task_data;
-  MarinaDiskSpec *spec = creation->spec;
-  g_autofree char *dir = g_path_get_dirname (spec->path);
-  g_autofree char *stage_path = NULL;
+  Staging *staging = task_data;
   GError *error = NULL;
-  int fd = open_stage_file (creation, &error);
+  int fd = open (staging->stage, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   gboolean ok;
 
   if (fd < 0)
-    return g_task_return_error (task, error);
-  stage_path = g_build_filename (dir, creation->stage_name, NULL);
-  /* Sized as the child says; the parent's data then the child's own go in. */
-  ok = ftruncate (fd, (off_t) spec->size) == 0 &&
-       copy_parent (creation, stage_path, fd, cancellable, &error) &&
-       marina_vhd_copy_sectors (spec->flatten_vhd, fd, cancellable, &error);
-  if (!ok && error == NULL)
+    return g_task_return_new_error (task, MARINA_ERROR, MARINA_ERROR_FAILED,
+                                    "Cannot open the staging file %s: %s", staging->stage,
+                                    g_strerror (errno));
+  ok = ftruncate (fd, (off_t) staging->spec->size) == 0;
+  if (!ok)
     g_set_error (&error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot size the staging file: %s",
                  g_strerror (errno));
+  ok = ok && copy_parent (staging->spec, staging->stage, fd, cancellable, &error) &&
+       marina_vhd_copy_sectors (staging->spec->flatten_vhd, fd, cancellable, &error);
   close (fd);
   if (!ok)
     return g_task_return_error (task, error);
-  g_free (spec->source_path);
-  spec->source_path = g_steal_pointer (&stage_path);
-  g_free (spec->source_format);
-  spec->source_format = g_strdup ("raw");
   g_task_return_boolean (task, TRUE);
+}
+
+static void
+run_copy (MarinaDiskSpec *spec, MarinaDiskSteps *steps, const char *temp,
+          GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GPtrArray) argv = marina_disk_command_line (spec, temp);
+
+  marina_disk_steps_add (steps, 1.0, (const char *const *) argv->pdata);
+  marina_disk_steps_publish (steps, temp, spec->name, FALSE);
+  marina_disk_steps_run_async (steps, callback, user_data);
 }
 
 static void
 on_staged (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  Creation *creation = g_task_get_task_data (task);
+  Staging *staging = user_data;
   GError *error = NULL;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_prefix_error (&error, "Conversion of '%s' cancelled; no file was left behind: ",
-                        creation->spec->path);
-      return g_task_return_error (task, error);
+                        staging->spec->path);
+      g_task_report_error (NULL, staging->callback, staging->user_data,
+                           marina_disk_create_async, error);
+      return staging_free (staging);
     }
-  marina_job_set_progress (creation->job, 0.5);
-  run_qemu_img (g_steal_pointer (&task));
+  g_free (staging->spec->source_path);
+  staging->spec->source_path = g_strdup (staging->stage);
+  g_free (staging->spec->source_format);
+  staging->spec->source_format = g_strdup ("raw");
+  run_copy (staging->spec, g_steal_pointer (&staging->steps), staging->temp, staging->callback,
+            staging->user_data);
+  staging_free (staging);
+}
+
+static void
+stage_then_copy (MarinaDiskSpec *spec, MarinaDiskSteps *steps, MarinaJob *job, const char *temp,
+                 const char *dir, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Staging *staging = g_new0 (Staging, 1);
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *stage_name = g_strconcat (spec->name, ".stage", NULL);
+  GError *error = NULL;
+
+  staging->spec = spec;
+  staging->steps = steps;
+  staging->temp = temp;
+  staging->callback = callback;
+  staging->user_data = user_data;
+  staging->stage = marina_disk_steps_temp (steps, spec->dir_fd, dir, stage_name, &error);
+  if (staging->stage == NULL)
+    {
+      g_task_report_error (NULL, callback, user_data, marina_disk_create_async, error);
+      return staging_free (staging);
+    }
+  task = g_task_new (NULL, marina_job_get_cancellable (job), on_staged, staging);
+  g_task_set_task_data (task, staging, NULL);
+  g_task_set_return_on_cancel (task, FALSE);
+  g_task_run_in_thread (task, stage_in_thread);
 }
 
 /**
@@ -453,27 +275,27 @@ on_staged (GObject *source, GAsyncResult *result, gpointer user_data)
  * @spec: (transfer full): what to create
  *
  * Runs qemu-img for @spec and reports progress and the end to @job, whose
- * cancellable stops it. A differencing VHD is first flattened into a raw
- * staging copy of its chain (marina_vhd_copy_sectors()).
+ * cancellable stops it. A differencing VHD is first laid over its parent in
+ * a raw staging copy (marina_vhd_copy_sectors()), which is then converted.
  */
 void
 marina_disk_create_async (MarinaDiskSpec *spec, MarinaJob *job, GAsyncReadyCallback callback,
                           gpointer user_data)
 {
-  Creation *creation = g_new0 (Creation, 1);
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  g_autoptr(GTask) stage = NULL;
+  g_autoptr(MarinaDiskSpec) owned = spec;
+  g_autofree char *dir = g_path_get_dirname (spec->path);
+  g_autofree char *action = g_strdup_printf ("create '%s'", spec->path);
+  g_autoptr(MarinaDiskSteps) steps = marina_disk_steps_new (job, action);
+  const char *temp;
+  GError *error = NULL;
 
-  creation->spec = spec;
-  creation->job = g_object_ref (job);
-  creation->output = g_string_new (NULL);
-  g_task_set_task_data (task, creation, (GDestroyNotify) creation_free);
-  if (spec->flatten_vhd == NULL)
-    return run_qemu_img (g_steal_pointer (&task));
-  stage = g_task_new (NULL, marina_job_get_cancellable (job), on_staged, g_steal_pointer (&task));
-  g_task_set_task_data (stage, creation, NULL);
-  g_task_set_return_on_cancel (stage, FALSE);
-  g_task_run_in_thread (stage, stage_in_thread);
+  temp = marina_disk_steps_temp (steps, spec->dir_fd, dir, spec->name, &error);
+  if (temp == NULL)
+    return g_task_report_error (NULL, callback, user_data, marina_disk_create_async, error);
+  if (spec->flatten_vhd != NULL)
+    return stage_then_copy (g_steal_pointer (&owned), g_steal_pointer (&steps), job, temp, dir,
+                            callback, user_data);
+  run_copy (spec, g_steal_pointer (&steps), temp, callback, user_data);
 }
 
 gboolean

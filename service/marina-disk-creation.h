@@ -16,7 +16,9 @@ typedef struct {
   char *source_path;    /* Convert: the image (chain) to copy; NULL for a new, empty disk */
   char *source_format;
   char *flatten_vhd;    /* Convert of a differencing VHD: the child whose own sectors go
-                         * over its parent's (source_path) in a raw staging copy first */
+                         * over its parent's in a raw staging copy, which is then copied */
+  char *flatten_parent; /* that parent, and its format (Marina's name) */
+  char *flatten_parent_format;
   gboolean keep_parent; /* the result is a qcow2 child of parent_path, holding only
                          * what differs from it */
   int dir_fd;           /* the new image's folder, resolved and open */
@@ -27,6 +29,8 @@ typedef struct {
 void     marina_disk_spec_free       (MarinaDiskSpec *spec);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaDiskSpec, marina_disk_spec_free)
 
+GPtrArray *marina_disk_command_line (const MarinaDiskSpec *spec,
+                                     const char           *target);
 void     marina_disk_create_async    (MarinaDiskSpec     *spec,
                                       MarinaJob          *job,
                                       GAsyncReadyCallback callback,

@@ -24,6 +24,7 @@ struct _MarinaDisk {
   GPtrArray *access;   /* of MarinaAccessEntry: who may use, change or delete it */
   gboolean busy;       /* being created */
   guint readers;       /* jobs copying from it */
+  const char *task;    /* what a job rewriting it does ("being merged"), or NULL */
 };
 
 static void marina_disk_iface_init (MarinaDBusDiskIface *iface);
@@ -88,6 +89,20 @@ gboolean
 marina_disk_is_read (MarinaDisk *self)
 {
   return self->readers > 0;
+}
+
+/* @task: a static string saying what a job does to the disk ("being
+ * compacted"), NULL once it ends. */
+void
+marina_disk_set_task (MarinaDisk *self, const char *task)
+{
+  self->task = task;
+}
+
+const char *
+marina_disk_get_task (MarinaDisk *self)
+{
+  return self->task;
 }
 
 /**
@@ -343,6 +358,64 @@ handle_set_access (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, GVa
   return TRUE;
 }
 
+/* Completes a call that answers with a job; takes @error. */
+static void
+complete_with_job (MarinaDisk *self, GDBusMethodInvocation *invocation, MarinaJob *job,
+                   GError *error)
+{
+  if (job == NULL)
+    g_dbus_method_invocation_take_error (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (invocation,
+                                           g_variant_new ("(o)", marina_disks_add_job (self->owner,
+                                                                                       job)));
+}
+
+static gboolean
+handle_merge (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  GError *error = NULL;
+  MarinaJob *job = marina_disks_merge (self->owner, self, &error);
+
+  complete_with_job (self, invocation, job, error);
+  return TRUE;
+}
+
+static gboolean
+handle_merge_to (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, const char *path)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  GError *error = NULL;
+  MarinaJob *job = NULL;
+
+  marina_disks_merge_to (self->owner, self, path, &job, &error);
+  complete_with_job (self, invocation, job, error);
+  return TRUE;
+}
+
+static gboolean
+handle_compact (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  GError *error = NULL;
+  MarinaJob *job = marina_disks_compact (self->owner, self, &error);
+
+  complete_with_job (self, invocation, job, error);
+  return TRUE;
+}
+
+static gboolean
+handle_resize (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, guint64 size)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  GError *error = NULL;
+  MarinaJob *job = marina_disks_resize (self->owner, self, size, &error);
+
+  complete_with_job (self, invocation, job, error);
+  return TRUE;
+}
+
 static void
 marina_disk_iface_init (MarinaDBusDiskIface *iface)
 {
@@ -350,6 +423,10 @@ marina_disk_iface_init (MarinaDBusDiskIface *iface)
   iface->handle_set_access = handle_set_access;
   iface->handle_inspect = handle_inspect;
   iface->handle_convert = handle_convert;
+  iface->handle_merge = handle_merge;
+  iface->handle_merge_to = handle_merge_to;
+  iface->handle_compact = handle_compact;
+  iface->handle_resize = handle_resize;
   iface->handle_delete = handle_delete;
 }
 

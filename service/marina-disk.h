@@ -30,5 +30,8 @@ gboolean     marina_disk_is_busy         (MarinaDisk *self);
 void         marina_disk_add_reader      (MarinaDisk *self,
                                           int         change);
 gboolean     marina_disk_is_read         (MarinaDisk *self);
+void         marina_disk_set_task        (MarinaDisk *self,
+                                          const char *task);
+const char  *marina_disk_get_task        (MarinaDisk *self);
 
 G_END_DECLS

@@ -212,8 +212,8 @@ marina_disks_save (MarinaDisks *self, GError **error)
   return save_registry (self, error);
 }
 
-static void
-store (MarinaDisks *self)
+void
+marina_disks_store (MarinaDisks *self)
 {
   g_autoptr(GError) error = NULL;
 
@@ -318,8 +318,8 @@ marina_disks_load (MarinaDisks *self)
 
 /* ---- relations ------------------------------------------------------------------ */
 
-static gboolean
-is_parent_of_any (MarinaDisks *self, MarinaDisk *parent)
+gboolean
+marina_disks_is_parent (MarinaDisks *self, MarinaDisk *parent)
 {
   GHashTableIter iter;
   gpointer disk;
@@ -346,7 +346,7 @@ marina_disks_update_relations (MarinaDisks *self)
 
       if (g_strcmp0 (marina_dbus_disk_get_parent (disk), parent_path) != 0)
         marina_dbus_disk_set_parent (disk, parent_path);
-      if (marina_dbus_disk_get_in_use_as_parent (disk) != is_parent_of_any (self, value))
+      if (marina_dbus_disk_get_in_use_as_parent (disk) != marina_disks_is_parent (self, value))
         marina_dbus_disk_set_in_use_as_parent (disk, !marina_dbus_disk_get_in_use_as_parent (disk));
     }
 }
@@ -415,7 +415,7 @@ marina_disks_sync (MarinaDisks *self, GPtrArray *machines)
     set_attached (disk, g_hash_table_lookup (attached, marina_disk_get_path (disk)));
   if (added)
     {
-      store (self);
+      marina_disks_store (self);
       marina_disks_update_relations (self);
     }
 }
@@ -495,7 +495,7 @@ marina_disks_import (MarinaDisks *self, const char *path, GError **error)
 
   if (disk == NULL || g_hash_table_size (self->disks) == known)
     return disk;
-  store (self);
+  marina_disks_store (self);
   marina_disks_update_relations (self);
   marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
                       "Disk %s imported", marina_disk_get_path (disk));
@@ -504,8 +504,9 @@ marina_disks_import (MarinaDisks *self, const char *path, GError **error)
 
 /* ---- delete -------------------------------------------------------------------------- */
 
-static char *
-children_of (MarinaDisks *self, MarinaDisk *parent)
+/* The paths of @parent's children, for a person ("a.qcow2, b.qcow2"). */
+char *
+marina_disks_children_of (MarinaDisks *self, MarinaDisk *parent)
 {
   g_autoptr(GPtrArray) disks = marina_disks_list (self);
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
@@ -545,6 +546,10 @@ check_deletable (MarinaDisks *self, MarinaDisk *disk, GError **error)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "Disk '%s' is being converted into another disk; wait for that job or "
                         "cancel it first", path), FALSE;
+  if (marina_disk_get_task (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is %s; wait for that job or cancel it first", path,
+                        marina_disk_get_task (disk)), FALSE;
   if (attached && attached[0])
     {
       g_autofree char *names = machine_names (self, attached);
@@ -552,9 +557,9 @@ check_deletable (MarinaDisks *self, MarinaDisk *disk, GError **error)
                           "Disk '%s' is attached to the machine%s %s; take it out of their "
                           "configuration first", path, attached[1] ? "s" : "", names), FALSE;
     }
-  if (is_parent_of_any (self, disk))
+  if (marina_disks_is_parent (self, disk))
     {
-      g_autofree char *children = children_of (self, disk);
+      g_autofree char *children = marina_disks_children_of (self, disk);
       return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                           "Disk '%s' is the parent of %s; delete or merge those first", path,
                           children), FALSE;
@@ -591,7 +596,7 @@ marina_disks_delete (MarinaDisks *self, MarinaDisk *disk, GError **error)
   marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
                       "Disk %s deleted", path);
   forget_disk (self, disk);
-  store (self);
+  marina_disks_store (self);
   marina_disks_update_relations (self);
   return TRUE;
 }
@@ -677,6 +682,9 @@ find_parent (MarinaDisks *self, const char *name, GError **error)
   if (marina_disk_is_busy (disk))
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "The parent disk '%s' is still being created", name), NULL;
+  if (marina_disk_get_task (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "The parent disk '%s' is %s", name, marina_disk_get_task (disk)), NULL;
   if (!marina_image_check_qemu_reads (marina_disk_get_path (disk), error))
     return NULL;
   return disk;
@@ -793,7 +801,7 @@ on_created (GObject *source, GAsyncResult *result, gpointer user_data)
   if (marina_disk_create_finish (result, &error))
     {
       marina_disk_refresh (disk, NULL);
-      store (self);
+      marina_disks_store (self);
       marina_disks_update_relations (self);
       marina_manager_log (self->manager, "info", marina_disk_get_object_path (disk), "disk",
                           "Disk %s created", path);
@@ -864,25 +872,84 @@ marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, Mar
 
 /* ---- convert ------------------------------------------------------------------------ */
 
-/* A copy of a disk that a running guest writes to would be torn. */
+/* Whether @disk is @user or in its chain of parents. */
 static gboolean
-check_source_idle (MarinaDisks *self, MarinaDisk *source, GError **error)
+chain_contains (MarinaDisks *self, MarinaDisk *user, MarinaDisk *disk)
 {
-  const char *const *attached = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (source));
+  MarinaDisk *current = user;
 
-  if (marina_disk_is_busy (source))
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is still being "
-                        "created", marina_disk_get_path (source)), FALSE;
-  for (guint i = 0; attached && attached[i]; i++)
+  for (guint depth = 0; current && depth < MAX_PARENT_DEPTH; depth++)
     {
-      MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[i]);
-      if (machine && marina_machine_is_active (machine))
-        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
-                            "Disk '%s' is in use by the running machine '%s'; turn it off "
-                            "(or save it) before converting the disk",
-                            marina_disk_get_path (source),
-                            marina_machine_get_config (machine)->name), FALSE;
+      if (current == disk)
+        return TRUE;
+      current = marina_disks_find_path (self,
+                                        marina_dbus_disk_get_parent_path (MARINA_DBUS_DISK (current)));
     }
+  return FALSE;
+}
+
+/* A running machine attached to @disk or to a disk whose chain goes
+ * through it; with @saved also a saved one, whose saved state expects the
+ * disks as they were. */
+static MarinaMachine *
+find_running_user (MarinaDisks *self, MarinaDisk *disk, gboolean saved)
+{
+  g_autoptr(GPtrArray) disks = marina_disks_list (self);
+
+  for (guint i = 0; i < disks->len; i++)
+    {
+      const char *const *attached = marina_dbus_disk_get_attached_to (disks->pdata[i]);
+      if (!chain_contains (self, disks->pdata[i], disk))
+        continue;
+      for (guint j = 0; attached && attached[j]; j++)
+        {
+          MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[j]);
+          if (machine && (marina_machine_is_active (machine) ||
+                          (saved && g_str_equal (marina_dbus_machine_get_state (
+                                                   MARINA_DBUS_MACHINE (machine)), "saved"))))
+            return machine;
+        }
+    }
+  return NULL;
+}
+
+/**
+ * marina_disks_check_idle:
+ * @writes: the job rewrites @disk (else it only copies from it)
+ * @doing: what is refused, for the message ("converting the disk")
+ *
+ * A disk a running guest writes to would be copied torn, and one another
+ * job works on must wait for it.
+ */
+gboolean
+marina_disks_check_idle (MarinaDisks *self, MarinaDisk *disk, gboolean writes, const char *doing,
+                         GError **error)
+{
+  const char *path = marina_disk_get_path (disk);
+  MarinaMachine *machine;
+
+  if (marina_disk_is_busy (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is still being "
+                        "created", path), FALSE;
+  if (marina_disk_get_task (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is %s; wait for that "
+                        "job or cancel it before %s", path, marina_disk_get_task (disk),
+                        doing), FALSE;
+  if (writes && marina_disk_is_read (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is being copied into "
+                        "another disk; wait for that job or cancel it before %s", path,
+                        doing), FALSE;
+  machine = find_running_user (self, disk, writes);
+  if (machine && !writes)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is in use by the running machine '%s'; turn it off "
+                        "(or save it) before %s", path, marina_machine_get_config (machine)->name,
+                        doing), FALSE;
+  if (machine)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Disk '%s' is in use by the %s machine '%s'; turn it off before %s", path,
+                        marina_dbus_machine_get_state (MARINA_DBUS_MACHINE (machine)),
+                        marina_machine_get_config (machine)->name, doing), FALSE;
   return TRUE;
 }
 
@@ -958,9 +1025,15 @@ plan_vhd_import (MarinaDiskSpec *spec, GVariantDict *dict, GError **error)
       spec->format = g_strdup ("qcow2");
     }
   spec->flatten_vhd = g_strdup (spec->source_path);
+  spec->flatten_parent = g_strdup (child->parent_path);
+  spec->flatten_parent_format = g_strdup (parent->format);
+  /* Copied with -B: only what differs from the parent goes into the child. */
   spec->keep_parent = g_str_equal (spec->type, "differencing");
-  spec->parent_path = g_strdup (child->parent_path);
-  spec->parent_format = g_strdup (parent->format);
+  if (spec->keep_parent)
+    {
+      spec->parent_path = g_strdup (child->parent_path);
+      spec->parent_format = g_strdup (parent->format);
+    }
   return TRUE;
 }
 
@@ -975,7 +1048,7 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
   spec->dir_fd = -1;
   spec->qemu_img = g_strdup (self->settings->qemu_img);
   if (!check_options (options, "Convert", convert_options, "format and type", error) ||
-      !check_source_idle (self, source, error))
+      !marina_disks_check_idle (self, source, FALSE, "converting the disk", error))
     return NULL;
   if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
     spec->format = g_strdup (marina_dbus_disk_get_format (from));
@@ -1019,4 +1092,32 @@ marina_disks_convert (MarinaDisks *self, MarinaDisk *source, const char *path, G
   if (spec == NULL)
     return NULL;
   return start_creation (self, spec, source, "convert-disk", job);
+}
+
+/**
+ * marina_disks_merge_to:
+ *
+ * Virtual Server's MergeTo: a differencing disk and its parents, flattened
+ * into a new standalone disk of the child's format. Both stay as they are.
+ */
+MarinaDisk *
+marina_disks_merge_to (MarinaDisks *self, MarinaDisk *source, const char *path, MarinaJob **job,
+                       GError **error)
+{
+  g_autoptr(GVariant) options = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  MarinaDiskSpec *spec;
+
+  if (*marina_dbus_disk_get_parent_path (MARINA_DBUS_DISK (source)) == '\0')
+    return marina_error_invalid (error, "Disk '%s' has no parent to merge with; Convert copies a "
+                                 "standalone disk", marina_disk_get_path (source)), NULL;
+  spec = make_convert_spec (self, source, path, options, error);
+  if (spec == NULL)
+    return NULL;
+  return start_creation (self, spec, source, "merge-disk-to", job);
+}
+
+MarinaManager *
+marina_disks_get_manager (MarinaDisks *self)
+{
+  return self->manager;
 }

@@ -40,6 +40,11 @@ MarinaDisk   *marina_disks_convert           (MarinaDisks *self,
                                               GVariant    *options,
                                               MarinaJob  **job,
                                               GError     **error);
+MarinaDisk   *marina_disks_merge_to          (MarinaDisks *self,
+                                              MarinaDisk  *source,
+                                              const char  *path,
+                                              MarinaJob  **job,
+                                              GError     **error);
 gboolean      marina_disks_check_chain       (MarinaDisks *self,
                                               const char  *path,
                                               GError     **error);
@@ -49,5 +54,28 @@ gboolean      marina_disks_delete            (MarinaDisks *self,
 void          marina_disks_sync              (MarinaDisks *self,
                                               GPtrArray   *machines);
 void          marina_disks_update_relations  (MarinaDisks *self);
+void          marina_disks_store             (MarinaDisks *self);
+gboolean      marina_disks_is_parent         (MarinaDisks *self,
+                                              MarinaDisk  *parent);
+char         *marina_disks_children_of       (MarinaDisks *self,
+                                              MarinaDisk  *parent);
+gboolean      marina_disks_check_idle        (MarinaDisks *self,
+                                              MarinaDisk  *disk,
+                                              gboolean     writes,
+                                              const char  *doing,
+                                              GError     **error);
+MarinaManager *marina_disks_get_manager      (MarinaDisks *self);
+
+/* marina-disk-maintenance.c: jobs that rewrite a disk in place. */
+MarinaJob    *marina_disks_merge             (MarinaDisks *self,
+                                              MarinaDisk  *child,
+                                              GError     **error);
+MarinaJob    *marina_disks_compact           (MarinaDisks *self,
+                                              MarinaDisk  *disk,
+                                              GError     **error);
+MarinaJob    *marina_disks_resize            (MarinaDisks *self,
+                                              MarinaDisk  *disk,
+                                              guint64      size,
+                                              GError     **error);
 
 G_END_DECLS

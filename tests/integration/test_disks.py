@@ -206,6 +206,10 @@ def test_boot_from_a_differencing_child_of_a_qcow2_copy(marinad, disk, workdir):
     refused(lambda: marinad.call(base, DISK_IFACE, "Delete"), "Busy", child_path)
     refused(lambda: convert(marinad, child, os.path.join(storage(marinad), "copy.qcow2")),
             "Busy", "running machine 'guest'")
+    refused(lambda: marinad.call(child, DISK_IFACE, "Merge"), "Busy", "running machine 'guest'")
+    refused(lambda: marinad.call(child, DISK_IFACE, "Compact"), "Busy", "running machine 'guest'")
+    refused(lambda: marinad.call(child, DISK_IFACE, "Resize", "t", 2 * GIB), "Busy",
+            "running machine 'guest'", "turn it off")
     marinad.machine(machine, "TurnOff")
     marinad.wait_state(machine, "off")
     if qemu_uid:
