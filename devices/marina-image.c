@@ -272,6 +272,17 @@ fill_info (int fd, MarinaImageInfo *info, GError **error)
 
   if (fstat (fd, &st) != 0)
     return read_failed (info->path, error), FALSE;
+  /* A host block device is a linked disk (Virtual Server's term): its
+   * contents are the guest's disk as they are; lseek gives its size. */
+  if (S_ISBLK (st.st_mode))
+    {
+      off_t end = lseek (fd, 0, SEEK_END);
+      info->virtual_size = info->size_on_host = end > 0 ? (guint64) end : 0;
+      info->type = g_strdup ("linked");
+      g_free (info->format);
+      info->format = g_strdup ("raw");
+      return TRUE;
+    }
   info->size_on_host = (guint64) st.st_blocks * 512;
   if (g_str_equal (info->format, "qcow2"))
     return read_qcow2 (fd, info, error);

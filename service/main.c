@@ -4,9 +4,11 @@
 
 #include <malloc.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "marina-error.h"
 #include "marina-i18n.h"
@@ -139,6 +141,25 @@ check_accelerator (const char *accelerator, GError **error)
   return FALSE;
 }
 
+/* [storage] devices= names host block devices machines may use as linked
+ * disks; each is confined like a folder holding just itself. */
+static void
+add_storage_devices (GStrvBuilder *all, GKeyFile *keyfile)
+{
+  g_auto(GStrv) devices = g_key_file_get_string_list (keyfile, "storage", "devices", NULL, NULL);
+
+  for (guint i = 0; devices && devices[i]; i++)
+    {
+      GStatBuf st;
+      g_strstrip (devices[i]);
+      if (g_path_is_absolute (devices[i]) && g_stat (devices[i], &st) == 0 &&
+          S_ISBLK (st.st_mode))
+        g_strv_builder_add (all, devices[i]);
+      else if (*devices[i])
+        g_warning ("[storage] devices=: '%s' is not a block device and is ignored", devices[i]);
+    }
+}
+
 /* The storage directory comes first; [storage] paths= adds folders. */
 static void
 set_storage (MarinaSettings *settings, GKeyFile *keyfile)
@@ -157,6 +178,7 @@ set_storage (MarinaSettings *settings, GKeyFile *keyfile)
       else if (*paths[i])
         g_warning ("[storage] paths=: '%s' is not an absolute path and is ignored", paths[i]);
     }
+  add_storage_devices (all, keyfile);
   settings->storage_paths = g_strv_builder_end (all);
 }
 

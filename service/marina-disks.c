@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -859,11 +860,58 @@ start_creation (MarinaDisks *self, MarinaDiskSpec *spec, MarinaDisk *source,
   return creating->disk;
 }
 
+static gboolean
+is_block_device (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 && S_ISBLK (st.st_mode);
+}
+
+/* A linked disk is a host block device (one of [storage] devices=) used as
+ * it is: nothing is created, the device becomes a known disk, and the job
+ * is done at once. @path is the device; an option "device" may say it too. */
+static MarinaDisk *
+link_device (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
+             GError **error)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  g_autofree char *device = NULL;
+  GVariantIter iter;
+  const char *key;
+  MarinaDisk *disk;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
+    if (!g_str_equal (key, "type") && !g_str_equal (key, "device"))
+      return marina_error_invalid (error, "A linked disk takes the options type and device, not "
+                                   "'%s'", key), NULL;
+  if (!g_variant_dict_lookup (&dict, "device", "s", &device))
+    device = g_strdup (path);
+  if (g_strcmp0 (device, path) != 0 && *path != '\0')
+    return marina_error_invalid (error, "A linked disk is the device itself: give its path "
+                                 "(%s) once", device), NULL;
+  if (!g_file_test (device, G_FILE_TEST_EXISTS) || !is_block_device (device))
+    return marina_error_invalid (error, "'%s' is not a host block device; a linked disk is one "
+                                 "(listed in [storage] devices= of marina.conf)", device), NULL;
+  disk = marina_disks_import (self, device, error);
+  if (disk == NULL)
+    return NULL;
+  *job = marina_job_new ("link-disk", marina_disk_get_object_path (disk), FALSE);
+  marina_job_complete (*job, NULL, "The device is a linked disk");
+  return disk;
+}
+
 MarinaDisk *
 marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
                      GError **error)
 {
-  MarinaDiskSpec *spec = make_spec (self, path, options, error);
+  g_autoptr(GVariant) type = g_variant_lookup_value (options, "type", G_VARIANT_TYPE_STRING);
+  MarinaDiskSpec *spec;
+
+  if (type && g_str_equal (g_variant_get_string (type, NULL), "linked"))
+    return link_device (self, path, options, job, error);
+  spec = make_spec (self, path, options, error);
 
   if (spec == NULL)
     return NULL;
