@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-devices"
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -381,4 +383,13 @@ marina_image_check_qemu_reads (const char *path, GError **error)
       current = g_steal_pointer (&info->parent_path);
     }
   return TRUE;
+}
+
+/* A host block device: a linked disk, opened with QEMU's host_device driver. */
+gboolean
+marina_image_is_block_device (const char *path)
+{
+  GStatBuf st;
+
+  return path != NULL && g_stat (path, &st) == 0 && S_ISBLK (st.st_mode);
 }

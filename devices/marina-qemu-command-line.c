@@ -290,14 +290,6 @@ add_usb (GPtrArray *argv, const MarinaMachineConfig *config)
   add_arg (argv, "usb-tablet,id=tablet,bus=usb.0");
 }
 
-static gboolean
-is_block_device (const char *path)
-{
-  GStatBuf st;
-
-  return g_stat (path, &st) == 0 && S_ISBLK (st.st_mode);
-}
-
 /* Two block nodes per image: the file, opened through the page cache
  * (no O_DIRECT, which tmpfs refuses), and the format on top of it, always
  * named, so that QEMU never probes. */
@@ -313,7 +305,7 @@ add_image_nodes (GPtrArray  *argv,
   g_autofree char *file_node = g_strconcat (prefix, "-file", NULL);
   g_autofree char *format_node = g_strconcat (prefix, "-format", NULL);
 
-  append_option (file, "driver", is_block_device (path) ? "host_device" : "file");
+  append_option (file, "driver", marina_image_is_block_device (path) ? "host_device" : "file");
   append_option (file, "node-name", file_node);
   append_option (file, "filename", path);
   append_option (file, "cache.direct", "off");

@@ -12,6 +12,7 @@
 
 #include "marina-error.h"
 #include "marina-i18n.h"
+#include "marina-image.h"
 #include "marina-manager.h"
 #include "marina-systemd.h"
 
@@ -150,10 +151,8 @@ add_storage_devices (GStrvBuilder *all, GKeyFile *keyfile)
 
   for (guint i = 0; devices && devices[i]; i++)
     {
-      GStatBuf st;
       g_strstrip (devices[i]);
-      if (g_path_is_absolute (devices[i]) && g_stat (devices[i], &st) == 0 &&
-          S_ISBLK (st.st_mode))
+      if (g_path_is_absolute (devices[i]) && marina_image_is_block_device (devices[i]))
         g_strv_builder_add (all, devices[i]);
       else if (*devices[i])
         g_warning ("[storage] devices=: '%s' is not a block device and is ignored", devices[i]);

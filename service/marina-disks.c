@@ -860,14 +860,6 @@ start_creation (MarinaDisks *self, MarinaDiskSpec *spec, MarinaDisk *source,
   return creating->disk;
 }
 
-static gboolean
-is_block_device (const char *path)
-{
-  GStatBuf st;
-
-  return g_stat (path, &st) == 0 && S_ISBLK (st.st_mode);
-}
-
 /* A linked disk is a host block device (one of [storage] devices=) used as
  * it is: nothing is created, the device becomes a known disk, and the job
  * is done at once. @path is the device; an option "device" may say it too. */
@@ -891,7 +883,7 @@ link_device (MarinaDisks *self, const char *path, GVariant *options, MarinaJob *
   if (g_strcmp0 (device, path) != 0 && *path != '\0')
     return marina_error_invalid (error, "A linked disk is the device itself: give its path "
                                  "(%s) once", device), NULL;
-  if (!g_file_test (device, G_FILE_TEST_EXISTS) || !is_block_device (device))
+  if (!g_file_test (device, G_FILE_TEST_EXISTS) || !marina_image_is_block_device (device))
     return marina_error_invalid (error, "'%s' is not a host block device; a linked disk is one "
                                  "(listed in [storage] devices= of marina.conf)", device), NULL;
   disk = marina_disks_import (self, device, error);
