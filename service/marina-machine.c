@@ -1351,6 +1351,26 @@ check_remote_console_files (MarinaMachine *self, GError **error)
   return TRUE;
 }
 
+/* A VHD or VHDX anywhere in the chain (a qcow2 child of a VHD too) would
+ * make QEMU refuse to save the machine. */
+static gboolean
+chain_blocks_migration (const char *path)
+{
+  g_autofree char *current = g_strdup (path);
+
+  for (guint depth = 0; current != NULL && depth < 16; depth++)
+    {
+      g_autoptr(MarinaImageInfo) info = marina_image_info_read (current, NULL);
+      if (info == NULL)
+        return FALSE;
+      if (marina_image_format_blocks_migration (marina_image_format_to_qemu (info->format)))
+        return TRUE;
+      g_free (current);
+      current = g_steal_pointer (&info->parent_path);
+    }
+  return FALSE;
+}
+
 /* A VHD or VHDX boot disk is served by qemu-storage-daemon, so that QEMU
  * (which blocks saving a machine with one open) sees plain NBD. */
 static gboolean
@@ -1360,8 +1380,7 @@ serve_vhd (MarinaMachine *self, const MarinaQemuIdentity *identity, char **socke
   const MarinaSettings *settings = marina_manager_get_settings (self->manager);
 
   *socket_path = NULL;
-  if (self->config->boot_disk == NULL ||
-      !marina_image_format_blocks_migration (self->config->boot_disk_format))
+  if (self->config->boot_disk == NULL || !chain_blocks_migration (self->config->boot_disk))
     return TRUE;
   *socket_path = marina_storage_daemon_start (settings->storage_daemon, self->config->boot_disk,
                                               self->config->boot_disk_format, self->runtime_dir,
