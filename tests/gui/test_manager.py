@@ -18,8 +18,8 @@ import pytest
 from console_harness import distinct_colours, load_png, rgb_pixels
 from gi.repository import GLib
 from marina_harness import (MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH, Marinad,
-                            dbus_error_name, kill_machines, remove_cgroups, variant_options,
-                            wait_for_guest_shell, wait_until)
+                            dbus_error_name, kill_machines, open_serial, remove_cgroups,
+                            serial_roundtrip, variant_options, wait_for_guest_shell, wait_until)
 
 THUMBNAIL_INTERVAL = 3  # seconds, as gui/marina-machine-row.c refreshes
 ARTIFACTS = os.environ.get("MARINA_ARTIFACTS_DIR", "/tmp/marina-manager-artifacts")
@@ -202,3 +202,25 @@ def test_thumbnails_only_while_the_window_shows(marinad, running_machine, manage
                              None, 0, 10000, None)
     app.wait_log("window shown", count=2)
     app.wait_log("thumbnail guest: ", count=seen + 2)
+
+
+def test_lost_heartbeat_notifies_and_shows_as_a_warning(marinad, running_machine, manager,
+                                                         notifications):
+    path = running_machine
+    wait_for_guest_shell(marinad, path)
+    wait_until(lambda: marinad.prop(path, MACHINE_IFACE, "Heartbeat"), 90, "the heartbeat")
+    app = manager()
+    app.wait_log("selected guest")
+    sock = open_serial(marinad, path)
+    assert serial_roundtrip(sock, "killall qemu-ga; echo ga-$((2+2))-gone", "ga-4-gone")
+    _, _, body, _ = notifications.wait_for("“guest” stopped answering", timeout=60)
+    assert body == "Its guest agent missed its heartbeat: the guest may have hung."
+    # Only the warning is left once the log shows warnings and errors.
+    app.activate("event-severity", GLib.Variant("s", "warning"))
+    app.wait_log("shown (machine '', at least warning)")
+    shown = [l for l in app.log().splitlines() if "event log: " in l][-1]
+    count, total = (int(n) for n in shown.split("event log: ")[1].split(" shown")[0].split(" of "))
+    assert 1 <= count < total, shown
+    warnings = marinad.events(min_severity="warning")
+    assert count == len(warnings)
+    assert any("HeartbeatLost" in e[4] for e in warnings)
