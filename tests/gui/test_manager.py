@@ -38,6 +38,12 @@ def dark_pixels(path):
     return sum(1 for r, g, b in rgb_pixels(load_png(path)) if r + g + b < 40)
 
 
+def graph_pixels(path):
+    """Pixels of the CPU graph's line, in Adwaita's accent blue (#3584e4)."""
+    return sum(1 for r, g, b in rgb_pixels(load_png(path))
+               if abs(r - 0x35) < 24 and abs(g - 0x84) < 24 and abs(b - 0xe4) < 24)
+
+
 def describe(app, action):
     """(enabled, parameter type, state) of a window action, as a menu sees it."""
     reply = app.connection.call_sync(app.bus_name(), app.WINDOW_PATH, "org.gtk.Actions",
@@ -112,6 +118,9 @@ def test_assistant_start_pause_resume_events_and_notifications(session_marinad, 
     app.wait_log("thumbnail ship: ", count=2)
     after = keep(app.save_picture(os.path.join(workdir, "manager-running.png")))
     assert dark_pixels(after) > dark_pixels(before) + 5000, "no guest screen in the thumbnail"
+    # The CPU graph has drawn its line (Uptime moves once a second while the window watches).
+    assert graph_pixels(before) == 0
+    assert graph_pixels(after) > 40, "no CPU graph"
     keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
     assert enabled(app, "pause") and not enabled(app, "start") and not enabled(app, "delete")
 
