@@ -116,12 +116,15 @@ def test_assistant_start_pause_resume_events_and_notifications(session_marinad, 
     marinad.wait_state(machine, "running")
     wait_for_guest_shell(marinad, machine)
     app.wait_log("thumbnail ship: ", count=2)
-    after = keep(app.save_picture(os.path.join(workdir, "manager-running.png")))
-    assert dark_pixels(after) > dark_pixels(before) + 5000, "no guest screen in the thumbnail"
-    # The CPU graph has drawn its line (Uptime moves once a second while the window watches).
+    running = os.path.join(workdir, "manager-running.png")
+    # The CPU graph draws its line once it has two samples (Uptime moves once
+    # a second while the window watches the metrics).
+    wait_until(lambda: graph_pixels(app.save_picture(running)) > 40, 30, "the CPU graph")
     assert graph_pixels(before) == 0
-    assert graph_pixels(after) > 40, "no CPU graph"
-    keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
+    assert dark_pixels(keep(running)) > dark_pixels(before) + 5000, \
+        "no guest screen in the thumbnail"
+    screen = keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
+    assert distinct_colours(load_png(screen)) > 10, "the X screen is blank"
     assert enabled(app, "pause") and not enabled(app, "start") and not enabled(app, "delete")
 
     app.activate("pause")

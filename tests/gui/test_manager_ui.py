@@ -3,11 +3,12 @@
 name a screen reader can say, every accelerator is in the shortcuts window,
 and the shortcuts window opens."""
 
-import glob
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 
+from console_harness import MANAGER
 from marina_harness import wait_until
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,3 +63,12 @@ def test_the_shortcuts_window_opens(marinad, manager):
     assert "Keyboard Shortcuts" not in window_names(app)
     app.activate("show-help-overlay")
     wait_until(lambda: "Keyboard Shortcuts" in window_names(app), 20, "the shortcuts window")
+
+
+def test_session_and_address_exclude_each_other(xvfb):
+    result = subprocess.run([MANAGER, "--session", "--address", "unix:path=/nonexistent"],
+                            capture_output=True, text=True, timeout=30,
+                            env=dict(os.environ, DISPLAY=xvfb.display, LANGUAGE="", LC_ALL="",
+                                     LANG="C.UTF-8"))
+    assert result.returncode == 2
+    assert "--session and --address exclude each other" in result.stderr
