@@ -248,3 +248,27 @@ def test_lost_heartbeat_notifies_and_shows_as_a_warning(marinad, running_machine
     warnings = marinad.events(min_severity="warning")
     assert count == len(warnings)
     assert any("HeartbeatLost" in e[4] for e in warnings)
+
+
+def test_assistant_shows_a_refusal_and_stays_open(marinad, manager):
+    marinad.create("taken", memory_mib=64)
+    try:
+        marinad.create("taken", memory_mib=64)
+        raise AssertionError("a second machine 'taken' was created")
+    except GLib.Error as error:
+        assert dbus_error_name(error).endswith("Exists")
+        expected = error.message.split(": ", 1)[1]
+    app = manager()
+    app.wait_log("selected taken")
+    app.activate("new-machine")
+    app.wait_log("assistant: 0 networks")
+    type_name(app, "taken")
+    press_create(app)
+    app.wait_log(f"assistant: {expected}")
+    assert "assistant: created" not in app.log()
+    assert len(marinad.manager("ListMachines")) == 1
+    # Still open: a better name, and it is made.
+    type_name(app, "2")
+    press_create(app)
+    app.wait_log("assistant: created")
+    assert marinad.manager("FindMachine", "s", "taken2")
