@@ -13,6 +13,7 @@ the widgets: the ordinary code reads them back and calls marinad."""
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -272,3 +273,26 @@ def test_assistant_shows_a_refusal_and_stays_open(marinad, manager):
     press_create(app)
     app.wait_log("assistant: created")
     assert marinad.manager("FindMachine", "s", "taken2")
+
+
+def visible_windows(app):
+    try:
+        return set(app.xdotool("search", "--onlyvisible", "--pid", str(app.process.pid)).split())
+    except subprocess.CalledProcessError:  # none yet
+        return set()
+
+
+def test_delete_asks_first(marinad, manager):
+    machine = marinad.create("doomed", memory_mib=64)
+    app = manager()
+    app.wait_log("selected doomed")
+    before = wait_until(lambda: visible_windows(app), 20, "the window")
+    app.activate("delete")
+    question = wait_until(lambda: visible_windows(app) - before, 20, "the question")
+    time.sleep(1)
+    assert marinad.manager("ListMachines") == [machine], "deleted without asking"
+    # Alt+D: the mnemonic of its _Delete answer.
+    app.xdotool("windowfocus", "--sync", question.pop())
+    app.xdotool("key", "alt+d")
+    wait_until(lambda: marinad.manager("ListMachines") == [], 30, "the machine to be deleted")
+    app.wait_log("calling Delete on doomed")
