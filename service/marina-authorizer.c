@@ -21,6 +21,7 @@
 #define MANAGER "org.marinavm.Marina1.Manager"
 #define MACHINE "org.marinavm.Marina1.Machine"
 #define JOB "org.marinavm.Marina1.Job"
+#define DISK "org.marinavm.Marina1.Disk"
 #define NETWORK "org.marinavm.Marina1.Network"
 #define PUBLIC MARINA_RIGHT_NONE
 
@@ -43,6 +44,22 @@ static const struct {
   { MANAGER, "UnwatchMetrics", PUBLIC },
   { MANAGER, "GetAccess", PUBLIC },
   { MANAGER, "SetAccess", MARINA_RIGHT_SERVER },
+  /* Making and importing image files is the server's create right; reading
+   * what a disk is stays public, like the properties that show it already.
+   * A disk's own list (Disk.SetAccess) grants copying (use), changing
+   * (configure) and deleting (full) that one disk. */
+  { MANAGER, "CreateDisk", MARINA_RIGHT_CREATE },
+  { MANAGER, "ImportDisk", MARINA_RIGHT_CREATE },
+  { MANAGER, "ListDisks", PUBLIC },
+  { DISK, "Inspect", PUBLIC },
+  { DISK, "Convert", MARINA_RIGHT_CREATE },
+  { DISK, "Delete", MARINA_RIGHT_ADMINISTER },
+  { DISK, "GetAccess", MARINA_RIGHT_CONFIGURE },
+  { DISK, "SetAccess", MARINA_RIGHT_ADMINISTER },
+  { DISK, "Merge", MARINA_RIGHT_CREATE },
+  { DISK, "MergeTo", MARINA_RIGHT_CREATE },
+  { DISK, "Compact", MARINA_RIGHT_CREATE },
+  { DISK, "Resize", MARINA_RIGHT_CREATE },
   { MANAGER, "CreateNetwork", MARINA_RIGHT_CREATE },
   { MANAGER, "ListNetworks", PUBLIC },
   { MANAGER, "FindNetwork", PUBLIC },

@@ -68,36 +68,34 @@ append_pxe (GString *conf, const MarinaNetworkConfig *config)
                           config->pxe_boot_file);
 }
 
+/* In the configuration file itself, which dnsmasq reads as root: a hosts
+ * file would be read after it became "nobody". */
+static void
+append_reservations (GString *conf, const MarinaNetworkConfig *config)
+{
+  for (guint i = 0; i < config->reservations->len; i++)
+    {
+      MarinaDhcpHost *host = g_ptr_array_index (config->reservations, i);
+      g_string_append_printf (conf, "dhcp-host=%s,%s%s%s\n", host->mac, host->address,
+                              host->hostname ? "," : "", host->hostname ? host->hostname : "");
+    }
+}
+
 static char *
 build_conf (MarinaDnsmasq *self, const MarinaNetworkConfig *config, const char *interface)
 {
   GString *conf = g_string_new ("# Written by marinad for network ");
-  g_autofree char *hosts = dir_file (self, "dhcp-hosts");
 
   g_string_append_printf (conf, "%s; changes are overwritten.\n", config->id);
   g_string_append_printf (conf, "interface=%s\nbind-interfaces\nexcept-interface=lo\n", interface);
   /* DHCP and TFTP only: no DNS service, no host files, nothing read from
    * the host's resolver configuration. */
   g_string_append (conf, "port=0\nno-resolv\nno-hosts\n");
-  g_string_append_printf (conf, "dhcp-leasefile=%s\ndhcp-hostsfile=%s\n", self->lease_file,
-                          hosts);
+  g_string_append_printf (conf, "dhcp-leasefile=%s\n", self->lease_file);
   append_dhcp (conf, config);
+  append_reservations (conf, config);
   append_pxe (conf, config);
   return g_string_free (conf, FALSE);
-}
-
-static char *
-build_hosts (const MarinaNetworkConfig *config)
-{
-  GString *hosts = g_string_new (NULL);
-
-  for (guint i = 0; i < config->reservations->len; i++)
-    {
-      MarinaDhcpHost *host = g_ptr_array_index (config->reservations, i);
-      g_string_append_printf (hosts, "%s,%s%s%s\n", host->mac, host->address,
-                              host->hostname ? "," : "", host->hostname ? host->hostname : "");
-    }
-  return g_string_free (hosts, FALSE);
 }
 
 static gboolean
@@ -143,9 +141,7 @@ marina_dnsmasq_start (MarinaDnsmasq *self, const MarinaNetworkConfig *config,
                       const char *interface, GError **error)
 {
   g_autofree char *conf_path = dir_file (self, "dnsmasq.conf");
-  g_autofree char *hosts_path = dir_file (self, "dhcp-hosts");
   g_autofree char *conf = build_conf (self, config, interface);
-  g_autofree char *hosts = build_hosts (config);
   g_autofree char *conf_option = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
 
@@ -153,7 +149,7 @@ marina_dnsmasq_start (MarinaDnsmasq *self, const MarinaNetworkConfig *config,
   if (g_mkdir_with_parents (self->runtime_dir, 0700) != 0)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create %s: %s",
                         self->runtime_dir, g_strerror (errno)), FALSE;
-  if (!write_file (conf_path, conf, error) || !write_file (hosts_path, hosts, error))
+  if (!write_file (conf_path, conf, error))
     return FALSE;
   if (!g_file_test (self->lease_file, G_FILE_TEST_EXISTS) &&
       !write_file (self->lease_file, "", error))

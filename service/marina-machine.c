@@ -13,11 +13,14 @@
 
 #include "marina-authorizer.h"
 #include "marina-confinement.h"
+#include "marina-image.h"
+#include "marina-storage.h"
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-machine.h"
 #include "marina-network.h"
 #include "marina-nic-plumbing.h"
+#include "marina-storage-daemon.h"
 #include "marina-qemu-command-line.h"
 #include "marina-qemu.h"
 #include "marina-scripts.h"
@@ -580,32 +583,61 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
   return self->qemu_uid;
 }
 
-#define MAX_GRANTS 7
+#define MAX_PARENTS 8
+#define MAX_GRANTS (7 + MAX_PARENTS)
 
 /* QEMU's names for the files of an x509 server, in [console] tls-dir. */
 static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
 
-/* Fills @grants with what QEMU opens itself, its runtime folder (where it
- * makes its sockets) first; fds it is given (saved state, consoles) need
- * nothing. */
+/* QEMU opens a differencing disk's parents itself, read-only. Only parents in
+ * a storage folder are opened to it: a qcow2 naming /etc/shadow as its
+ * backing file must not get QEMU's uid an ACL entry on /etc/shadow. */
 static guint
-machine_grants (MarinaMachine *self, MarinaGrant *grants, char **serial_log, GStrv *tls)
+parent_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
 {
-  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
+  const char *const *roots =
+    (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
+  g_autoptr(MarinaImageInfo) info = marina_image_info_read (self->config->boot_disk, NULL);
   guint n = 0;
 
-  *serial_log = machine_file (self, "serial.log");
+  while (info && info->parent_path && n < MAX_PARENTS)
+    {
+      char *parent = marina_storage_resolve_existing (roots, info->parent_path, NULL);
+      if (parent == NULL)
+        break;
+      g_ptr_array_add (strings, parent);
+      grants[n++] = (MarinaGrant) { parent, FALSE };
+      marina_image_info_free (info);
+      info = marina_image_info_read (parent, NULL);
+    }
+  return n;
+}
+
+/* Fills @grants with what QEMU opens itself, its runtime folder (where it
+ * makes its sockets) first; fds it is given (saved state, consoles) need
+ * nothing. @strings keeps the paths made here. */
+static guint
+machine_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+{
+  const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
+  char *serial_log = machine_file (self, "serial.log");
+  guint n = 0;
+
+  g_ptr_array_add (strings, serial_log);
   grants[n++] = (MarinaGrant) { self->runtime_dir, TRUE };
-  grants[n++] = (MarinaGrant) { *serial_log, TRUE };
+  grants[n++] = (MarinaGrant) { serial_log, TRUE };
   if (self->config->boot_disk)
-    grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+    {
+      grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
+      n += parent_grants (self, grants + n, strings);
+    }
   if (self->config->cdrom)
     grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
-  *tls = g_new0 (char *, G_N_ELEMENTS (tls_files) + 1);
   for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
     {
-      (*tls)[i] = g_build_filename (tls_dir, tls_files[i], NULL);
-      grants[n++] = (MarinaGrant) { (*tls)[i], FALSE };
+      char *path = g_build_filename (tls_dir, tls_files[i], NULL);
+      g_ptr_array_add (strings, path);
+      grants[n++] = (MarinaGrant) { path, FALSE };
     }
   return n;
 }
@@ -614,13 +646,12 @@ static void
 release_confinement (MarinaMachine *self)
 {
   MarinaGrant grants[MAX_GRANTS];
-  g_autofree char *serial_log = NULL;
-  g_auto(GStrv) tls = NULL;
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
   guint n;
 
   if (self->qemu_uid == 0)
     return;
-  n = machine_grants (self, grants, &serial_log, &tls);
+  n = machine_grants (self, grants, strings);
   marina_confinement_revoke (self->qemu_uid, grants, n);
   self->qemu_uid = 0;
 }
@@ -630,15 +661,14 @@ static gboolean
 prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError **error)
 {
   MarinaGrant grants[MAX_GRANTS];
-  g_autofree char *serial_log = NULL;
-  g_auto(GStrv) tls = NULL;
+  g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
   uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
   guint n;
 
   if (uid == 0)
     return FALSE;
   marina_qemu_identity_init (identity, uid);
-  n = machine_grants (self, grants, &serial_log, &tls);
+  n = machine_grants (self, grants, strings);
   if (!marina_confinement_grant (uid, grants, n, error))
     return FALSE;
   self->qemu_uid = uid;
@@ -666,6 +696,8 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   self->guest_shut_down = FALSE;
   self->saved_ok = FALSE;
   remove_runtime_files (self);
+  /* QEMU is gone: the daemon flushes the VHD and closes it. */
+  marina_storage_daemon_stop (self->runtime_dir);
   release_confinement (self);
   marina_cgroups_remove (marina_manager_get_cgroups (self->manager), self->config->id);
   sync_process_properties (self, "", 0);
@@ -817,6 +849,7 @@ replace_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error
   marina_machine_config_free (old);
   sync_config_properties (self);
   reapply_cpu_allocation (self, cpu_changed);
+  marina_manager_sync_disks (self->manager);
   marina_manager_refresh_network_users (self->manager);
   return TRUE;
 }
@@ -1044,32 +1077,20 @@ apply_adapter_options (MarinaMachine *self, MarinaNic *nic, GVariant *options, g
 static gboolean
 settle_mac (MarinaMachine *self, MarinaNic *nic, GError **error)
 {
-  const char *owner;
+  g_autofree char *normal = NULL;
 
-  if (nic->mac == NULL)
+  while (nic->mac == NULL)
     {
-      do
-        {
-          g_free (nic->mac);
-          nic->mac = marina_mac_generate ();
-        }
-      while (marina_manager_mac_owner (self->manager, nic->mac, NULL) != NULL ||
-             marina_nic_list_find_mac (self->config->nics, nic->mac) != NULL);
-      return TRUE;
+      nic->mac = marina_mac_generate ();
+      if (marina_manager_mac_owner (self->manager, nic->mac, NULL) != NULL ||
+          marina_nic_list_find_mac (self->config->nics, nic->mac) != NULL)
+        g_clear_pointer (&nic->mac, g_free);
     }
-  else
-    {
-      g_autofree char *normal = marina_mac_normalize (nic->mac, error);
-      if (normal == NULL)
-        return FALSE;
-      g_free (nic->mac);
-      nic->mac = g_steal_pointer (&normal);
-    }
-  owner = marina_manager_mac_owner (self->manager, nic->mac, NULL);
-  if (owner != NULL)
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
-                        "The MAC address %s belongs to an adapter of machine '%s' already; MAC "
-                        "addresses are unique on the host", nic->mac, owner), FALSE;
+  normal = marina_mac_normalize (nic->mac, error);
+  if (normal == NULL)
+    return FALSE;
+  g_free (nic->mac);
+  nic->mac = g_steal_pointer (&normal);
   return TRUE;
 }
 
@@ -1109,6 +1130,7 @@ handle_add_network_adapter (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
   id = g_strdup (nic->id);
   g_ptr_array_add (config->nics, g_steal_pointer (&nic));
   if (!marina_nic_list_validate (config->nics, &error) ||
+      !marina_manager_check_macs_free (self->manager, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);
   log_event (self, "info", "config", "network adapter added");
@@ -1278,7 +1300,7 @@ resolve_accelerator (MarinaMachine *self)
 
 static GStrv
 build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRuntime *nics,
-                    GError **error)
+                    const char *nbd_socket, GError **error)
 {
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
   g_autofree char *serial = runtime_file (self, "serial.sock");
@@ -1294,6 +1316,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
+    .boot_disk_nbd_socket = nbd_socket,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1328,6 +1351,24 @@ check_remote_console_files (MarinaMachine *self, GError **error)
   return TRUE;
 }
 
+/* A VHD or VHDX boot disk is served by qemu-storage-daemon, so that QEMU
+ * (which blocks saving a machine with one open) sees plain NBD. */
+static gboolean
+serve_vhd (MarinaMachine *self, const MarinaQemuIdentity *identity, char **socket_path,
+           GError **error)
+{
+  const MarinaSettings *settings = marina_manager_get_settings (self->manager);
+
+  *socket_path = NULL;
+  if (self->config->boot_disk == NULL ||
+      !marina_image_format_blocks_migration (self->config->boot_disk_format))
+    return TRUE;
+  *socket_path = marina_storage_daemon_start (settings->storage_daemon, self->config->boot_disk,
+                                              self->config->boot_disk_format, self->runtime_dir,
+                                              identity, error);
+  return *socket_path != NULL;
+}
+
 static gboolean
 spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -1335,6 +1376,7 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_autofree char *log_path = runtime_file (self, "qemu.log");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_auto(MarinaNicRuntime) nics = { 0 };
+  g_autofree char *nbd_socket = NULL;
   MarinaQemuIdentity identity;
   gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
@@ -1342,8 +1384,11 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   if (!check_remote_console_files (self, error) ||
       !marina_nic_runtime_prepare (&nics, self->manager, self->config, error))
     return FALSE;
-  /* This also checks that the disks exist, naming any that are missing. */
-  argv = build_command_line (self, incoming, &nics, error);
+  /* Again at each start: a link may have been put in an image's place. */
+  if (!marina_manager_check_storage (self->manager, self->config, error))
+    return FALSE;
+  /* Checks that the disks exist, naming any that are missing. */
+  argv = build_command_line (self, incoming, &nics, NULL, error);
   if (argv == NULL)
     return FALSE;
   if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
@@ -1354,11 +1399,25 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_file_set_contents (serial_log, "", 0, NULL);
   if (confine && !prepare_confinement (self, &identity, error))
     return FALSE;
-  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, confine ? &identity : NULL,
-                            (const int *) nics.source_fds->data,
-                            (const int *) nics.target_fds->data, nics.source_fds->len, error);
+  if (!serve_vhd (self, confine ? &identity : NULL, &nbd_socket, error))
+    {
+      release_confinement (self);
+      return FALSE;
+    }
+  if (nbd_socket != NULL)
+    {
+      g_strfreev (argv);
+      argv = build_command_line (self, incoming, &nics, nbd_socket, error);
+    }
+  qemu = argv ? marina_qemu_spawn ((const char *const *) argv, log_path,
+                                   confine ? &identity : NULL,
+                                   (const int *) nics.source_fds->data,
+                                   (const int *) nics.target_fds->data, nics.source_fds->len,
+                                   error)
+              : NULL;
   if (qemu == NULL)
     {
+      marina_storage_daemon_stop (self->runtime_dir);
       release_confinement (self);
       return FALSE;
     }
@@ -2089,7 +2148,9 @@ handle_set_config (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, 
   GError *error = NULL;
   g_autoptr(MarinaMachineConfig) config = marina_machine_config_from_xml (xml, -1, &error);
 
-  if (config == NULL || !marina_machine_config_probe_formats (config, &error) ||
+  if (config == NULL || !marina_manager_check_storage (self->manager, config, &error) ||
+      !marina_machine_config_probe_formats (config, &error) ||
+      !marina_manager_check_macs_free (self->manager, config, &error) ||
       !check_config_change (self, config, &error) || !check_cpu_change (self, config, &error) ||
       !replace_config (self, g_steal_pointer (&config), &error))
     return return_error (invocation, error);

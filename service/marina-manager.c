@@ -8,12 +8,15 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "marina-disks.h"
 #include "marina-error.h"
 #include "marina-event-log.h"
+#include "marina-image.h"
 #include "marina-machine.h"
 #include "marina-manager.h"
 #include "marina-network.h"
 #include "marina-scripts.h"
+#include "marina-storage.h"
 
 /* The root object: owns the machines, the jobs and the event log, and
  * exports them all through one ObjectManager at /org/marinavm/Marina1. */
@@ -32,6 +35,7 @@ struct _MarinaManager {
   MarinaAuthorizer *authorizer;
   GHashTable *scripts;  /* host event → script path */
   GHashTable *machines; /* id → MarinaMachine */
+  MarinaDisks *disks;
   GHashTable *networks; /* id → MarinaNetwork */
   guint next_job_id;
 };
@@ -48,12 +52,16 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->state_dir);
   g_free (settings->runtime_dir);
   g_free (settings->qemu_binary);
+  g_free (settings->storage_daemon);
   g_free (settings->accelerator);
   g_free (settings->cgroup_fs);
   g_free (settings->cgroup_name);
   g_free (settings->systemd_bus);
   g_free (settings->metrics_socket);
   g_free (settings->console_tls_dir);
+  g_free (settings->qemu_img);
+  g_free (settings->storage_dir);
+  g_strfreev (settings->storage_paths);
   g_free (settings);
 }
 
@@ -98,8 +106,8 @@ marina_manager_allocate_qemu_uid (MarinaManager *self, GError **error)
   return 0;
 }
 
-static MarinaMachine *
-machine_at_path (MarinaManager *self, const char *object_path)
+MarinaMachine *
+marina_manager_find_machine_path (MarinaManager *self, const char *object_path)
 {
   const char *prefix = MARINA_OBJECT_ROOT "/Machine/";
 
@@ -121,6 +129,16 @@ network_access (MarinaManager *self, const char *object_path, char **description
   return g_ptr_array_ref (marina_network_get_access (network));
 }
 
+static GPtrArray *
+disk_access (MarinaManager *self, const char *object_path, char **description)
+{
+  MarinaDisk *disk = marina_disks_lookup (self->disks, object_path);
+
+  if (description)
+    *description = g_strdup_printf ("disk %s", marina_disk_get_path (disk));
+  return g_ptr_array_ref (marina_disk_get_access (disk));
+}
+
 /* The authorizer's view of an object: a machine or network answers for
  * itself, a job for the object it works on. */
 static GPtrArray *
@@ -137,7 +155,9 @@ lookup_access (const char *object_path, char **description, gpointer user_data)
     object_path = marina_dbus_job_get_object (job);
   if (object_path && g_str_has_prefix (object_path, MARINA_NETWORK_PATH_PREFIX))
     return network_access (self, object_path, description);
-  machine = machine_at_path (self, object_path);
+  if (object_path && marina_disks_lookup (self->disks, object_path))
+    return disk_access (self, object_path, description);
+  machine = marina_manager_find_machine_path (self, object_path);
   if (machine == NULL)
     return NULL;
   if (description)
@@ -228,6 +248,45 @@ marina_manager_check_name_free (MarinaManager *self, const char *name, const cha
   return TRUE;
 }
 
+/* An image that does not exist yet is judged by its folder; one whose folder
+ * is missing too can be opened by nobody, and is checked again at Start. */
+static gboolean
+check_image_confined (const char *const *roots, const char *path, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *resolved = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    resolved = marina_storage_resolve_existing (roots, path, error);
+  else if (g_file_test ((dir = g_path_get_dirname (path)), G_FILE_TEST_IS_DIR))
+    resolved = marina_storage_resolve_existing (roots, dir, error);
+  else
+    return TRUE;
+  return resolved != NULL;
+}
+
+/**
+ * marina_manager_check_storage:
+ *
+ * A machine's boot disk and CD/DVD image, like every image, lie in the
+ * storage folders: QEMU is given access to them by path by a root service,
+ * so a configuration naming /etc/shadow (or a link to it) is refused.
+ */
+gboolean
+marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *config,
+                              GError **error)
+{
+  const char *const images[] = { config->boot_disk, config->cdrom };
+  const char *const *roots = (const char *const *) self->settings->storage_paths;
+
+  for (guint i = 0; i < G_N_ELEMENTS (images); i++)
+    if (images[i] && !check_image_confined (roots, images[i], error))
+      return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  if (config->boot_disk && !marina_image_check_qemu_reads (config->boot_disk, error))
+    return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  return TRUE;
+}
+
 static guint64
 committed_memory_mib (MarinaManager *self, const char *except_id)
 {
@@ -304,17 +363,6 @@ marina_manager_get_cgroups (MarinaManager *self)
   return self->cgroups;
 }
 
-void
-marina_manager_forget_machine (MarinaManager *self, const char *id)
-{
-  g_autofree char *path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, id, NULL);
-
-  g_dbus_object_manager_server_unexport (self->object_manager, path);
-  g_hash_table_remove (self->machines, id);
-}
-
-/* ---- machines ------------------------------------------------------------------ */
-
 static GPtrArray *
 machines_as_array (MarinaManager *self)
 {
@@ -327,6 +375,28 @@ machines_as_array (MarinaManager *self)
     g_ptr_array_add (machines, value);
   return machines;
 }
+
+/* After a machine came, went or changed its configuration: its disks are
+ * known disks, attached to it. */
+void
+marina_manager_sync_disks (MarinaManager *self)
+{
+  g_autoptr(GPtrArray) machines = machines_as_array (self);
+
+  marina_disks_sync (self->disks, machines);
+}
+
+void
+marina_manager_forget_machine (MarinaManager *self, const char *id)
+{
+  g_autofree char *path = g_strconcat (MARINA_MACHINE_PATH_PREFIX, id, NULL);
+
+  g_dbus_object_manager_server_unexport (self->object_manager, path);
+  g_hash_table_remove (self->machines, id);
+  marina_manager_sync_disks (self);
+}
+
+/* ---- machines ------------------------------------------------------------------ */
 
 static char *
 machine_dir_for (MarinaManager *self, const char *id)
@@ -347,6 +417,7 @@ add_machine (MarinaManager *self, MarinaMachineConfig *config, const char *confi
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_insert (self->machines, g_steal_pointer (&id), machine);
   marina_metrics_add_machine (self->metrics, marina_machine_get_metrics (machine));
+  marina_manager_sync_disks (self);
   return machine;
 }
 
@@ -375,6 +446,8 @@ create_machine (MarinaManager *self, MarinaMachineConfig *config, GError **error
 
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_manager_check_macs_free (self, config, error) ||
+      !marina_manager_check_storage (self, config, error) ||
       !marina_machine_config_probe_formats (config, error) ||
       !make_machine_dir (self, config->id, error))
     return NULL;
@@ -508,6 +581,7 @@ register_machine (MarinaManager *self, const char *config_path, GError **error)
                         _("A machine with id %s is registered already"), config->id), NULL;
   if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self), error) ||
       !marina_manager_check_name_free (self, config->name, NULL, error) ||
+      !marina_manager_check_storage (self, config, error) ||
       !link_registered_config (self, config, config_path, error))
     return NULL;
   machine = add_machine (self, g_steal_pointer (&config), config_path);
@@ -652,6 +726,49 @@ handle_unwatch_metrics (MarinaDBusManager *iface, GDBusMethodInvocation *invocat
                                g_dbus_method_invocation_get_sender (invocation), &error))
     return return_error (invocation, error);
   marina_dbus_manager_complete_unwatch_metrics (iface, invocation);
+  return TRUE;
+}
+
+/* ---- disks ------------------------------------------------------------------------ */
+
+static gboolean
+handle_create_disk (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                    const char *path, GVariant *options)
+{
+  MarinaManager *self = MARINA_MANAGER (iface);
+  GError *error = NULL;
+  MarinaJob *job = NULL;
+  MarinaDisk *disk = marina_disks_create (self->disks, path, options, &job, &error);
+
+  if (disk == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_create_disk (iface, invocation, marina_disk_get_object_path (disk),
+                                            marina_manager_add_job (self, job));
+  return TRUE;
+}
+
+static gboolean
+handle_import_disk (MarinaDBusManager *iface, GDBusMethodInvocation *invocation,
+                    const char *path)
+{
+  GError *error = NULL;
+  MarinaDisk *disk = marina_disks_import (MARINA_MANAGER (iface)->disks, path, &error);
+
+  if (disk == NULL)
+    return return_error (invocation, error);
+  marina_dbus_manager_complete_import_disk (iface, invocation, marina_disk_get_object_path (disk));
+  return TRUE;
+}
+
+static gboolean
+handle_list_disks (MarinaDBusManager *iface, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GPtrArray) disks = marina_disks_list (MARINA_MANAGER (iface)->disks);
+  g_autofree const char **paths = g_new0 (const char *, disks->len + 1);
+
+  for (guint i = 0; i < disks->len; i++)
+    paths[i] = marina_disk_get_object_path (disks->pdata[i]);
+  marina_dbus_manager_complete_list_disks (iface, invocation, paths);
   return TRUE;
 }
 
@@ -925,6 +1042,22 @@ marina_manager_mac_owner (MarinaManager *self, const char *mac, const char *exce
   return NULL;
 }
 
+gboolean
+marina_manager_check_macs_free (MarinaManager *self, const MarinaMachineConfig *config,
+                                GError **error)
+{
+  for (guint i = 0; i < config->nics->len; i++)
+    {
+      const char *mac = ((MarinaNic *) config->nics->pdata[i])->mac;
+      const char *owner = marina_manager_mac_owner (self, mac, config->id);
+      if (owner != NULL)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_EXISTS,
+                            "The MAC address %s belongs to an adapter of machine '%s' already; "
+                            "MAC addresses are unique on the host", mac, owner), FALSE;
+    }
+  return TRUE;
+}
+
 /* The first 10.77.N.0/24 no other network of ours has. */
 static guint
 free_subnet_number (MarinaManager *self)
@@ -1185,6 +1318,9 @@ marina_manager_iface_init (MarinaDBusManagerIface *iface)
   iface->handle_stop_machines = handle_stop_machines;
   iface->handle_watch_metrics = handle_watch_metrics;
   iface->handle_unwatch_metrics = handle_unwatch_metrics;
+  iface->handle_create_disk = handle_create_disk;
+  iface->handle_import_disk = handle_import_disk;
+  iface->handle_list_disks = handle_list_disks;
   iface->handle_create_network = handle_create_network;
   iface->handle_list_networks = handle_list_networks;
   iface->handle_find_network = handle_find_network;
@@ -1295,6 +1431,7 @@ marina_manager_load_async (MarinaManager *self, GAsyncReadyCallback callback, gp
 
   load->task = g_task_new (self, NULL, callback, user_data);
   load->autostart = first_start_since_boot (self);
+  marina_disks_load (self->disks);
   load_machines (self);
   load_networks (self);
   machines = machines_as_array (self);
@@ -1335,6 +1472,8 @@ set_host_properties (MarinaManager *self)
   marina_dbus_manager_set_host_cpus (iface, g_get_num_processors ());
   marina_dbus_manager_set_default_accelerator (iface, self->settings->accelerator);
   marina_dbus_manager_set_state_directory (iface, self->settings->state_dir);
+  marina_dbus_manager_set_storage_directory (iface, self->settings->storage_dir);
+  marina_dbus_manager_set_storage_paths (iface, (const char *const *) self->settings->storage_paths);
 }
 
 static void
@@ -1344,6 +1483,7 @@ marina_manager_finalize (GObject *object)
 
   g_clear_object (&self->metrics);
   g_hash_table_unref (self->machines);
+  g_clear_pointer (&self->disks, marina_disks_free);
   g_hash_table_unref (self->networks);
   g_clear_object (&self->event_log);
   g_clear_object (&self->cgroups);
@@ -1393,6 +1533,7 @@ marina_manager_new (GDBusConnection *connection, MarinaSettings *settings)
   self->object_manager = g_dbus_object_manager_server_new (MARINA_OBJECT_ROOT);
   marina_dbus_object_skeleton_set_manager (object, MARINA_DBUS_MANAGER (self));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  self->disks = marina_disks_new (self, self->object_manager);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
   return self;
 }

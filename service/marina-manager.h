@@ -6,6 +6,7 @@
 #include "marina-cgroups.h"
 #include "marina-job.h"
 #include "marina-metrics.h"
+#include "marina-machine-config.h"
 
 G_BEGIN_DECLS
 
@@ -29,6 +30,10 @@ typedef struct {
   guint qemu_uid_base;         /* the first of those uids */
   guint qemu_uid_count;        /* how many there are */
   char *console_tls_dir;       /* x509 files of remote consoles */
+  char *qemu_img;              /* the qemu-img binary */
+  char *storage_daemon;        /* qemu-storage-daemon, for VHD and VHDX disks */
+  char *storage_dir;           /* Marina's own folder for disk images */
+  GStrv storage_paths;         /* every folder images may be created and opened in */
   gboolean user_networking;    /* no bridges or taps: QEMU's user-mode NAT only
                                 * (--session, or not root) */
 } MarinaSettings;
@@ -80,6 +85,12 @@ gboolean              marina_manager_check_name_free      (MarinaManager *self,
                                                            GError       **error);
 void                  marina_manager_forget_machine       (MarinaManager *self,
                                                            const char    *id);
+void                  marina_manager_sync_disks           (MarinaManager *self);
+gboolean              marina_manager_check_storage        (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
+struct _MarinaMachine *marina_manager_find_machine_path   (MarinaManager *self,
+                                                           const char    *object_path);
 typedef struct _MarinaNetwork MarinaNetwork;
 MarinaNetwork        *marina_manager_get_network          (MarinaManager *self,
                                                            const char    *id);
@@ -93,6 +104,9 @@ GStrv                 marina_manager_network_users        (MarinaManager *self,
                                                            const char    *id,
                                                            gboolean       running_only);
 void                  marina_manager_refresh_network_users (MarinaManager *self);
+gboolean              marina_manager_check_macs_free      (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
 const char           *marina_manager_mac_owner            (MarinaManager *self,
                                                            const char    *mac,
                                                            const char    *except_id);

@@ -22,6 +22,7 @@
 #include "marina-nat.h"
 #include "marina-netlink.h"
 #include "marina-network.h"
+#include "marina-nm.h"
 
 /* One virtual network: its bridge, addresses, NAT table and DHCP server.
  * Everything it makes on the host is named after its id, so that a marinad
@@ -378,9 +379,12 @@ plumb (MarinaNetwork *self, MarinaNetlink *netlink, gboolean force, GError **err
   if (config->kind == MARINA_NETWORK_EXTERNAL &&
       !check_host_interface (self, netlink, force, error))
     return FALSE;
+  if (config->kind == MARINA_NETWORK_EXTERNAL && marina_nm_is_running ())
+    return marina_nm_bridge_interface (self->bridge, config->host_interface, error);
   if (!marina_netlink_bridge_ensure (netlink, self->bridge, error) ||
       !marina_netlink_link_set_up (netlink, self->bridge, TRUE, error))
     return FALSE;
+  marina_nm_set_unmanaged (self->bridge);
   if (marina_network_config_has_host_address (config) &&
       !marina_netlink_address_add (netlink, self->bridge, config->address, config->prefix,
                                    error))
@@ -412,6 +416,8 @@ unplumb (MarinaNetwork *self)
   g_autoptr(GError) error = NULL;
 
   stop_dhcp (self);
+  if (self->config->kind == MARINA_NETWORK_EXTERNAL && marina_nm_is_running ())
+    marina_nm_unbridge_interface (self->bridge);
   if (marina_nat_exists (table) && !marina_nat_remove (table, &error))
     log_event (self, "warning", "%s", error->message);
   if (netlink == NULL)

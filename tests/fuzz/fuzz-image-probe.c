@@ -9,7 +9,8 @@
 #include "fuzz.h"
 #include "marina-image.h"
 
-/* Disk image probing reads headers (and a VHD's footer) of files users hand
+/* Disk image probing reads headers (and a VHD's footer, dynamic header and
+ * parent locators) of files users hand
  * to CreateMachine and SetConfig. The input becomes the whole file. */
 
 static char *path;
@@ -42,6 +43,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   const char *formats[] = { "raw", "qcow2", "vpc", "vhdx", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *format = NULL;
+  g_autoptr(MarinaImageInfo) info = NULL;
 
   marina_fuzz_setup ();
   if (!g_file_set_contents (image_path (), (const char *) data, (gssize) size, &error))
@@ -53,5 +55,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                   error ? error->message : "");
       abort ();
     }
+  /* Reading the headers (VHD footer, dynamic header, locators; qcow2
+   * backing name) may refuse the file but must never crash or overread. */
+  info = marina_image_info_read (image_path (), NULL);
   return 0;
 }

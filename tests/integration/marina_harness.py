@@ -99,9 +99,13 @@ class Marinad:
         # A cpu cgroup of its own, so that parallel runs never share one; never
         # the host's systemd, even where it is PID 1 (extra_conf may say otherwise).
         self.cgroup_name = "marina-test-" + os.path.basename(directory)
+        # The test's folder holds its images (the disk fixture's copies): a storage
+        # folder, as marinad opens images only there (extra_conf may say otherwise).
+        storage = "" if "[storage]" in extra_conf else f"[storage]\npaths={directory}\n"
         with open(self.config, "w") as conf:
             conf.write(f"[qemu]\naccelerator={accelerator}\n"
-                       f"[host]\ncgroup-name={self.cgroup_name}\nsystemd-bus=none\n{extra_conf}\n")
+                       f"[host]\ncgroup-name={self.cgroup_name}\nsystemd-bus=none\n"
+                       f"{storage}{extra_conf}\n")
         self.process = None
         self.connection = bus.connect()
 

@@ -202,3 +202,22 @@ def test_job_cancel_needs_use_of_its_machine(secured, disk):
     refused("nobody", secured, job, JOB_IFACE, "Cancel")
     # Waiting for a job reveals nothing more than its properties do.
     as_user("nobody", secured, job, JOB_IFACE, "Wait")
+
+
+def test_network_access_list(secured):
+    """A network's own list: 'configure' lets a user change it, nothing lets
+    them delete it but 'full'. Made inactive: no bridge is needed."""
+    network = secured.manager("CreateNetwork", "sa{sv}", "office",
+                              {"kind": GLib.Variant("s", "host"),
+                               "start": GLib.Variant("b", False)})
+    iface = "org.marinavm.Marina1.Network"
+    message = refused("nobody", secured, network, iface, "Stop", "a{sv}", {})
+    assert "network 'office'" in message and "'configure' right" in message
+    refused("nobody", secured, network, iface, "GetLeases")
+    refused("nobody", secured, MANAGER_PATH, MANAGER_IFACE, "CreateNetwork", "sa{sv}", "mine", {})
+    secured.call(network, iface, "SetAccess", "a(sss)", [("user", "nobody", "configure")])
+    as_user("nobody", secured, network, iface, "Stop", "a{sv}", {})
+    assert as_user("nobody", secured, network, iface, "GetLeases") == []
+    refused("nobody", secured, network, iface, "Delete")
+    refused("nobody", secured, network, iface, "SetAccess", "a(sss)", [("user", "nobody", "full")])
+    assert as_user("nobody", secured, MANAGER_PATH, MANAGER_IFACE, "ListNetworks") == [network]

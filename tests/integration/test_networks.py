@@ -172,12 +172,22 @@ def outside(netns):
 
 
 def test_nat_network_reaches_outside_masqueraded(marinad, disk, netns, outside):
-    network = create_network(marinad, "nat", kind="nat", address="10.90.0.1")
+    network = create_network(marinad, "nat", kind="nat", address="10.90.0.1",
+                             dns_servers=["10.90.0.53", "192.0.2.53"])
     table = "marina_" + network.rsplit("/", 1)[1][:8]
     assert netns.succeeds("nft", "list", "table", "ip", table)
+    assert network_prop(marinad, network, "Gateway") == "10.90.0.1"
     machine = guest_on(marinad, disk, "out", network)
     start(marinad, machine)
     guest_address(marinad, machine)
+    # What DHCP told the guest: the host as its router, the DNS servers given.
+    sock = open_serial(marinad, machine)
+    try:
+        serial_roundtrip(sock, "ip route | grep -q 'default via 10.90.0.1' && "
+                               "grep -q 192.0.2.53 /etc/resolv.conf && echo OFFERED-$((5*5))",
+                         "OFFERED-25")
+    finally:
+        sock.close()
     # The outside namespace has no route to 10.90.0.0/24: only masquerading
     # (the replies go to 192.0.2.1) lets the ping come back.
     assert guest_pings(marinad, machine, "192.0.2.2")
@@ -417,3 +427,57 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# ---- configuration changes, counters, a host reboot ----
+
+def test_configure_reservation_and_counters(marinad, disk, netns):
+    network = create_network(marinad, "conf", kind="host", address="10.99.5.1")
+    machine = marinad.create("fixed", memory_mib=128, boot_disk=disk())
+    add_adapter(marinad, machine, network=network)
+    mac = marinad.prop(machine, MACHINE_IFACE, "NetworkAdapters")[0][1]
+    network_call(marinad, network, "Configure", "a{sv}", network_options(
+        {"reservations": [(mac, "10.99.5.77", "fixed")], "lease_time": 600}))
+    assert network_prop(marinad, network, "Reservations") == [(mac, "10.99.5.77", "fixed")]
+    assert network_prop(marinad, network, "LeaseTime") == 600
+    assert "10.99.5.77" in network_call(marinad, network, "GetConfig")
+    start(marinad, machine)
+    assert guest_address(marinad, machine) == "10.99.5.77"
+    assert netns.succeeds("ping", "-c", "3", "-i", "0.2", "10.99.5.77")
+    wait_until(lambda: network_prop(marinad, network, "ReceivedPackets") > 0, 15,
+               "the bridge's counters")
+    # The kind never changes; the address cannot move under a running machine.
+    expect_error("InvalidArgument", network_call, marinad, network, "Configure", "a{sv}",
+                 network_options({"kind": "nat"}))
+    expect_error("InvalidArgument", network_call, marinad, network, "Configure", "a{sv}",
+                 network_options({"address": "10.99.6.1"}))  # the reservation would be outside
+    expect_error("Busy", network_call, marinad, network, "Configure", "a{sv}",
+                 network_options({"address": "10.99.6.1", "reservations": []}))
+    assert network_prop(marinad, network, "Address") == "10.99.5.1"
+
+
+def test_networks_come_back_after_a_host_reboot(marinad, netns):
+    network = create_network(marinad, "boot", kind="nat", address="10.99.7.1")
+    bridge = network_prop(marinad, network, "Bridge")
+    marinad.stop()
+    kill_networks(marinad)
+    # A reboot: no bridge, no NAT table, an empty runtime directory.
+    netns.run("ip", "link", "del", bridge)
+    netns.run("nft", "delete", "table", "ip", "marina_" + network.rsplit("/", 1)[1][:8])
+    shutil.rmtree(os.path.join(marinad.state_dir, "run"))
+    marinad.start()
+    assert network_prop(marinad, network, "Active") is True
+    assert "10.99.7.1/24" in netns.run("ip", "-4", "addr", "show", "dev", bridge).stdout
+    assert pid_alive(dnsmasq_pid(marinad, network))
+    assert netns.succeeds("nft", "list", "table", "ip", "marina_" + network.rsplit("/", 1)[1][:8])
+
+
+def test_defined_machine_with_a_taken_mac_is_refused(marinad, disk, netns):
+    first = marinad.create("first", memory_mib=128)
+    add_adapter(marinad, first)
+    mac = marinad.prop(first, MACHINE_IFACE, "NetworkAdapters")[0][1]
+    xml = ('<machine xmlns="http://marinavm.org/ns/machine/1"><name>copy</name>'
+           f'<network-adapters><adapter id="nic0" mac="{mac}"/></network-adapters></machine>')
+    message = expect_error("Exists", marinad.manager, "DefineMachine", "s", xml)
+    assert mac in message and "'first'" in message
+    assert len(marinad.manager("ListMachines")) == 1

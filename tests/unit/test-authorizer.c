@@ -17,6 +17,7 @@ test_table_lists_every_method (void)
     marina_dbus_manager_interface_info (),
     marina_dbus_machine_interface_info (),
     marina_dbus_job_interface_info (),
+    marina_dbus_disk_interface_info (),
     marina_dbus_network_interface_info (),
   };
 
@@ -39,6 +40,9 @@ test_table_refuses_unknown (void)
                                                    &right));
   g_assert_true (marina_authorizer_lookup_method ("org.marinavm.Marina1.Machine", "Delete",
                                                   &right));
+  g_assert_cmpint (right, ==, MARINA_RIGHT_ADMINISTER);
+  /* Deleting an image file is never a public call: the disk's "full". */
+  g_assert_true (marina_authorizer_lookup_method ("org.marinavm.Marina1.Disk", "Delete", &right));
   g_assert_cmpint (right, ==, MARINA_RIGHT_ADMINISTER);
 }
 

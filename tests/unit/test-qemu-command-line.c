@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -494,20 +495,41 @@ connect_qmp (const char *path)
   return NULL;
 }
 
+/* QEMU that stops answering: say how it ended (a signal such as SIGSYS is
+ * the seccomp sandbox refusing a system call), not only that a write failed. */
+static GSubprocess *current_qemu;
+
+static void
+report_qemu_end (const char *command, const GError *error)
+{
+  int status;
+
+  g_subprocess_wait (current_qemu, NULL, NULL);
+  status = g_subprocess_get_status (current_qemu);
+  g_error ("QEMU stopped answering at %s (%s): %s %d", command, error->message,
+           WIFSIGNALED (status) ? "killed by signal" : "exit status",
+           WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
+}
+
 /* Sends one command and returns the first line that is not an event. */
 static char *
 qmp (GDataInputStream *in, GOutputStream *out, const char *command)
 {
   g_autoptr(GError) error = NULL;
+  /* One write: QEMU acts on a command at its closing brace, so after a quit
+   * a separate newline would find the socket closed. */
+  g_autofree char *line_out = g_strconcat (command, "\n", NULL);
 
-  g_output_stream_write_all (out, command, strlen (command), NULL, NULL, &error);
-  g_output_stream_write_all (out, "\n", 1, NULL, NULL, &error);
-  g_assert_no_error (error);
+  if (!g_output_stream_write_all (out, line_out, strlen (line_out), NULL, NULL, &error))
+    report_qemu_end (command, error);
   for (;;)
     {
       g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
 
-      g_assert_no_error (error);
+      if (line == NULL && !g_str_equal (command, "{\"execute\": \"quit\"}"))
+        report_qemu_end (command, error ? error : g_error_new_literal (G_IO_ERROR,
+                                                                       G_IO_ERROR_CLOSED,
+                                                                       "end of stream"));
       g_assert_nonnull (line);
       if (strstr (line, "\"event\"") == NULL)
         return g_steal_pointer (&line);
@@ -547,6 +569,7 @@ run_real_qemu (Fixture *fixture, const MarinaMachineConfig *config, const char *
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   qemu = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv, &error);
   g_assert_no_error (error);
+  current_qemu = qemu;
   connection = connect_qmp (fixture->qmp_path);
   in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
   out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
