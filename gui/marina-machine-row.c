@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "marina-cpu-graph.h"
 #include "marina-gui-util.h"
 #include "marina-machine-row.h"
 
@@ -21,7 +22,7 @@ struct _MarinaMachineRow {
   GtkLabel *name_label;
   GtkLabel *state_label;
   GtkLabel *details_label;
-  GtkLevelBar *cpu_bar;
+  MarinaCpuGraph *cpu_graph;
 
   MarinaDBusMachine *machine;
   GCancellable *cancellable;
@@ -163,7 +164,6 @@ update_labels (MarinaMachineRow *self)
 {
   const char *state = marina_dbus_machine_get_state (self->machine);
   g_autofree char *details = format_details (self);
-  double cpu = marina_dbus_machine_get_cpu_usage (self->machine);
 
   gtk_label_set_text (self->name_label, marina_dbus_machine_get_name (self->machine));
   if (g_strcmp0 (gtk_label_get_text (self->state_label), marina_gui_state_label (state)) != 0)
@@ -171,14 +171,25 @@ update_labels (MarinaMachineRow *self)
              marina_gui_state_label (state));
   gtk_label_set_text (self->state_label, marina_gui_state_label (state));
   gtk_label_set_text (self->details_label, details);
-  gtk_level_bar_set_value (self->cpu_bar, MIN (cpu, 100.0));
-  gtk_widget_set_visible (GTK_WIDGET (self->cpu_bar), has_screen (self));
+  gtk_widget_set_visible (GTK_WIDGET (self->cpu_graph), has_screen (self));
+}
+
+/* Uptime moves once a second while metrics are watched: a sample each time,
+ * so that a steady load still scrolls along. */
+static void
+sample_cpu (MarinaMachineRow *self, GParamSpec *pspec)
+{
+  if (g_str_equal (pspec->name, "state") && !has_screen (self))
+    marina_cpu_graph_clear (self->cpu_graph);
+  else if (g_str_equal (pspec->name, "uptime") && is_running (self))
+    marina_cpu_graph_add (self->cpu_graph, marina_dbus_machine_get_cpu_usage (self->machine));
 }
 
 static void
 on_machine_notify (MarinaMachineRow *self, GParamSpec *pspec)
 {
   update_labels (self);
+  sample_cpu (self, pspec);
   if (g_str_equal (pspec->name, "state"))
     {
       sync_refresh (self);
@@ -226,6 +237,7 @@ marina_machine_row_class_init (MarinaMachineRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->dispose = marina_machine_row_dispose;
+  g_type_ensure (MARINA_TYPE_CPU_GRAPH);
   widget_class->map = marina_machine_row_map;
   widget_class->unmap = marina_machine_row_unmap;
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -235,7 +247,7 @@ marina_machine_row_class_init (MarinaMachineRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MarinaMachineRow, name_label);
   gtk_widget_class_bind_template_child (widget_class, MarinaMachineRow, state_label);
   gtk_widget_class_bind_template_child (widget_class, MarinaMachineRow, details_label);
-  gtk_widget_class_bind_template_child (widget_class, MarinaMachineRow, cpu_bar);
+  gtk_widget_class_bind_template_child (widget_class, MarinaMachineRow, cpu_graph);
 }
 
 static void

@@ -489,6 +489,8 @@ marina_new_machine_dialog_init (MarinaNewMachineDialog *self)
   adw_combo_row_set_model (self->network_row, G_LIST_MODEL (self->network_names));
   on_profile_selected (self);
   sync_create (self);
+  /* The name first: type it and press Enter, and the machine is made. */
+  gtk_widget_grab_focus (GTK_WIDGET (self->name_row));
 }
 
 MarinaNewMachineDialog *

@@ -4,13 +4,16 @@ Xvfb: the new machine assistant, the master status list with its thumbnail,
 the actions of each state, the event log and desktop notifications.
 
 The tests drive the window's actions through org.gtk.Actions (what a menu,
-a button or an accelerator activates), the assistant's fields through the
-fill-assistant test hook (MARINA_TEST_HOOKS=1; it sets the widgets, the
-ordinary code reads them back) and its Create button with the keyboard."""
+a button or an accelerator activates). In the assistant the machine's name
+is typed through X and Create pressed with its mnemonic; the other fields
+(spin buttons, drop-downs, the file chooser's path) are set through the
+fill-assistant test hook (MARINA_TEST_HOOKS=1), which only puts values into
+the widgets: the ordinary code reads them back and calls marinad."""
 
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -18,8 +21,8 @@ import pytest
 from console_harness import distinct_colours, load_png, rgb_pixels
 from gi.repository import GLib
 from marina_harness import (MACHINE_IFACE, MANAGER_IFACE, MANAGER_PATH, Marinad,
-                            dbus_error_name, kill_machines, remove_cgroups, variant_options,
-                            wait_for_guest_shell, wait_until)
+                            dbus_error_name, kill_machines, open_serial, remove_cgroups,
+                            serial_roundtrip, variant_options, wait_for_guest_shell, wait_until)
 
 THUMBNAIL_INTERVAL = 3  # seconds, as gui/marina-machine-row.c refreshes
 ARTIFACTS = os.environ.get("MARINA_ARTIFACTS_DIR", "/tmp/marina-manager-artifacts")
@@ -36,6 +39,12 @@ def dark_pixels(path):
     """Pixels as dark as a text console's background: the window's own
     widgets (Adwaita's light style) have next to none."""
     return sum(1 for r, g, b in rgb_pixels(load_png(path)) if r + g + b < 40)
+
+
+def graph_pixels(path):
+    """Pixels of the CPU graph's line, in Adwaita's accent blue (#3584e4)."""
+    return sum(1 for r, g, b in rgb_pixels(load_png(path))
+               if abs(r - 0x35) < 24 and abs(g - 0x84) < 24 and abs(b - 0xe4) < 24)
 
 
 def describe(app, action):
@@ -56,10 +65,19 @@ def fill_assistant(app, **values):
         for key, value in values.items()}))
 
 
+def assistant_window(app):
+    return app.xdotool("search", "--sync", "--name", "^New Machine$").split()[-1]
+
+
+def type_name(app, name):
+    """Typed through X into the name field, which has the focus."""
+    app.xdotool("windowfocus", "--sync", assistant_window(app))
+    app.xdotool("type", "--delay", "40", name)
+
+
 def press_create(app):
     """Alt+R: the mnemonic of the assistant's C_reate button, typed through X."""
-    window = app.xdotool("search", "--sync", "--name", "^New Machine$").split()[-1]
-    app.xdotool("windowfocus", "--sync", window)
+    app.xdotool("windowfocus", "--sync", assistant_window(app))
     app.xdotool("key", "alt+r")
 
 
@@ -88,8 +106,9 @@ def test_assistant_start_pause_resume_events_and_notifications(session_marinad, 
     # The assistant, filled in and created as a person would.
     app.activate("new-machine")
     app.wait_log("assistant: 1 networks")
-    fill_assistant(app, name="ship", memory_mib=128, vcpus=1, profile="Modern", disk=image,
-                   network="lab", boot="Hard disk, then CD/DVD")
+    type_name(app, "ship")
+    fill_assistant(app, memory_mib=128, vcpus=1, profile="Modern", disk=image, network="lab",
+                   boot="Hard disk, then CD/DVD")
     picture = keep(app.save_picture(os.path.join(workdir, "manager-assistant.png"), "assistant"))
     assert distinct_colours(load_png(picture)) > 10, "the assistant is blank"
     press_create(app)
@@ -110,9 +129,15 @@ def test_assistant_start_pause_resume_events_and_notifications(session_marinad, 
     marinad.wait_state(machine, "running")
     wait_for_guest_shell(marinad, machine)
     app.wait_log("thumbnail ship: ", count=2)
-    after = keep(app.save_picture(os.path.join(workdir, "manager-running.png")))
-    assert dark_pixels(after) > dark_pixels(before) + 5000, "no guest screen in the thumbnail"
-    keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
+    running = os.path.join(workdir, "manager-running.png")
+    # The CPU graph draws its line once it has two samples (Uptime moves once
+    # a second while the window watches the metrics).
+    wait_until(lambda: graph_pixels(app.save_picture(running)) > 40, 30, "the CPU graph")
+    assert graph_pixels(before) == 0
+    assert dark_pixels(keep(running)) > dark_pixels(before) + 5000, \
+        "no guest screen in the thumbnail"
+    screen = keep(app.xvfb.screenshot(os.path.join(workdir, "manager-xvfb.png")))
+    assert distinct_colours(load_png(screen)) > 10, "the X screen is blank"
     assert enabled(app, "pause") and not enabled(app, "start") and not enabled(app, "delete")
 
     app.activate("pause")
@@ -202,3 +227,72 @@ def test_thumbnails_only_while_the_window_shows(marinad, running_machine, manage
                              None, 0, 10000, None)
     app.wait_log("window shown", count=2)
     app.wait_log("thumbnail guest: ", count=seen + 2)
+
+
+def test_lost_heartbeat_notifies_and_shows_as_a_warning(marinad, running_machine, manager,
+                                                         notifications):
+    path = running_machine
+    wait_for_guest_shell(marinad, path)
+    wait_until(lambda: marinad.prop(path, MACHINE_IFACE, "Heartbeat"), 90, "the heartbeat")
+    app = manager()
+    app.wait_log("selected guest")
+    sock = open_serial(marinad, path)
+    assert serial_roundtrip(sock, "killall qemu-ga; echo ga-$((2+2))-gone", "ga-4-gone")
+    _, _, body, _ = notifications.wait_for("“guest” stopped answering", timeout=60)
+    assert body == "Its guest agent missed its heartbeat: the guest may have hung."
+    # Only the warning is left once the log shows warnings and errors.
+    app.activate("event-severity", GLib.Variant("s", "warning"))
+    app.wait_log("shown (machine '', at least warning)")
+    shown = [l for l in app.log().splitlines() if "event log: " in l][-1]
+    count, total = (int(n) for n in shown.split("event log: ")[1].split(" shown")[0].split(" of "))
+    assert 1 <= count < total, shown
+    warnings = marinad.events(min_severity="warning")
+    assert count == len(warnings)
+    assert any("HeartbeatLost" in e[4] for e in warnings)
+
+
+def test_assistant_shows_a_refusal_and_stays_open(marinad, manager):
+    marinad.create("taken", memory_mib=64)
+    try:
+        marinad.create("taken", memory_mib=64)
+        raise AssertionError("a second machine 'taken' was created")
+    except GLib.Error as error:
+        assert dbus_error_name(error).endswith("Exists")
+        expected = error.message.split(": ", 1)[1]
+    app = manager()
+    app.wait_log("selected taken")
+    app.activate("new-machine")
+    app.wait_log("assistant: 0 networks")
+    type_name(app, "taken")
+    press_create(app)
+    app.wait_log(f"assistant: {expected}")
+    assert "assistant: created" not in app.log()
+    assert len(marinad.manager("ListMachines")) == 1
+    # Still open: a better name, and it is made.
+    type_name(app, "2")
+    press_create(app)
+    app.wait_log("assistant: created")
+    assert marinad.manager("FindMachine", "s", "taken2")
+
+
+def visible_windows(app):
+    try:
+        return set(app.xdotool("search", "--onlyvisible", "--pid", str(app.process.pid)).split())
+    except subprocess.CalledProcessError:  # none yet
+        return set()
+
+
+def test_delete_asks_first(marinad, manager):
+    machine = marinad.create("doomed", memory_mib=64)
+    app = manager()
+    app.wait_log("selected doomed")
+    before = wait_until(lambda: visible_windows(app), 20, "the window")
+    app.activate("delete")
+    question = wait_until(lambda: visible_windows(app) - before, 20, "the question")
+    time.sleep(1)
+    assert marinad.manager("ListMachines") == [machine], "deleted without asking"
+    # Alt+D: the mnemonic of its _Delete answer.
+    app.xdotool("windowfocus", "--sync", question.pop())
+    app.xdotool("key", "alt+d")
+    wait_until(lambda: marinad.manager("ListMachines") == [], 30, "the machine to be deleted")
+    app.wait_log("calling Delete on doomed")
