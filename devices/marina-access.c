@@ -154,6 +154,13 @@ validate_entry (const MarinaAccessEntry *entry, MarinaAccessScope scope, GError 
                    entry->kind);
       return FALSE;
     }
+  /* A hand-written file can leave out the name or the level. */
+  if (entry->name == NULL || entry->level == NULL)
+    {
+      g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                   "An access entry needs a %s name and a level", entry->kind);
+      return FALSE;
+    }
   if (!g_utf8_validate (entry->name, -1, NULL) || !is_account_name (entry->name))
     {
       g_autofree char *shown = g_strescape (entry->name, NULL);

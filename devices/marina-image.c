@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "marina-devices"
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -272,6 +274,17 @@ fill_info (int fd, MarinaImageInfo *info, GError **error)
 
   if (fstat (fd, &st) != 0)
     return read_failed (info->path, error), FALSE;
+  /* A host block device is a linked disk (Virtual Server's term): its
+   * contents are the guest's disk as they are; lseek gives its size. */
+  if (S_ISBLK (st.st_mode))
+    {
+      off_t end = lseek (fd, 0, SEEK_END);
+      info->virtual_size = info->size_on_host = end > 0 ? (guint64) end : 0;
+      info->type = g_strdup ("linked");
+      g_free (info->format);
+      info->format = g_strdup ("raw");
+      return TRUE;
+    }
   info->size_on_host = (guint64) st.st_blocks * 512;
   if (g_str_equal (info->format, "qcow2"))
     return read_qcow2 (fd, info, error);
@@ -370,4 +383,13 @@ marina_image_check_qemu_reads (const char *path, GError **error)
       current = g_steal_pointer (&info->parent_path);
     }
   return TRUE;
+}
+
+/* A host block device: a linked disk, opened with QEMU's host_device driver. */
+gboolean
+marina_image_is_block_device (const char *path)
+{
+  GStatBuf st;
+
+  return path != NULL && g_stat (path, &st) == 0 && S_ISBLK (st.st_mode);
 }

@@ -16,6 +16,7 @@ typedef struct {
 
 char            *marina_image_probe_format     (const char *path,
                                                 GError    **error);
+gboolean         marina_image_is_block_device  (const char *path);
 const char      *marina_image_format_to_qemu   (const char *format);
 const char      *marina_image_format_from_qemu (const char *driver);
 MarinaImageInfo *marina_image_info_read_fd     (int         fd,

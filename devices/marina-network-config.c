@@ -693,10 +693,10 @@ read_ipv4 (MarinaNetworkConfig *config, xmlNodePtr node, GError **error)
   return prefix == NULL || marina_xml_parse_uint ("prefix length", prefix, &config->prefix, error);
 }
 
-static void
-read_dhcp_children (MarinaNetworkConfig *config, xmlNodePtr node)
+static gboolean
+read_dhcp_children (MarinaNetworkConfig *config, xmlNodePtr node, GError **error)
 {
-  g_autoptr(GPtrArray) dns = g_ptr_array_new ();
+  g_autoptr(GPtrArray) dns = g_ptr_array_new_with_free_func (g_free);
 
   for (xmlNodePtr child = node->children; child != NULL; child = child->next)
     {
@@ -705,7 +705,11 @@ read_dhcp_children (MarinaNetworkConfig *config, xmlNodePtr node)
         continue;
       if (g_str_equal ((const char *) child->name, "dns"))
         {
-          g_ptr_array_add (dns, marina_xml_node_attribute (child, "server"));
+          char *server = marina_xml_node_attribute (child, "server");
+          if (server == NULL)
+            return marina_error_invalid (error, WHAT ": line %ld: <dns> needs a server "
+                                         "attribute", xmlGetLineNo (child));
+          g_ptr_array_add (dns, server);
           continue;
         }
       mac = marina_xml_node_attribute (child, "mac");
@@ -715,7 +719,9 @@ read_dhcp_children (MarinaNetworkConfig *config, xmlNodePtr node)
     }
   g_ptr_array_add (dns, NULL);
   g_strfreev (config->dns_servers);
+  g_ptr_array_set_free_func (dns, NULL);
   config->dns_servers = (GStrv) g_ptr_array_steal (dns, NULL);
+  return TRUE;
 }
 
 static gboolean
@@ -729,7 +735,8 @@ read_dhcp (MarinaNetworkConfig *config, xmlNodePtr node, GError **error)
   config->dhcp_start = marina_xml_node_attribute (node, "start");
   g_free (config->dhcp_end);
   config->dhcp_end = marina_xml_node_attribute (node, "end");
-  read_dhcp_children (config, node);
+  if (!read_dhcp_children (config, node, error))
+    return FALSE;
   return lease == NULL || marina_xml_parse_uint ("lease time", lease, &config->lease_time, error);
 }
 

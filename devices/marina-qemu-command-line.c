@@ -305,7 +305,7 @@ add_image_nodes (GPtrArray  *argv,
   g_autofree char *file_node = g_strconcat (prefix, "-file", NULL);
   g_autofree char *format_node = g_strconcat (prefix, "-format", NULL);
 
-  append_option (file, "driver", "file");
+  append_option (file, "driver", marina_image_is_block_device (path) ? "host_device" : "file");
   append_option (file, "node-name", file_node);
   append_option (file, "filename", path);
   append_option (file, "cache.direct", "off");
@@ -362,6 +362,25 @@ check_image_exists (const char *what, const char *path, GError **error)
   return FALSE;
 }
 
+/* An image qemu-storage-daemon serves: QEMU reaches it through NBD, which
+ * (unlike the vpc and vhdx drivers) never blocks migration, so a machine on
+ * a VHD can save its state. The export is always "disk0"; @prefix names the
+ * node ("disk0-base" under an undo overlay). */
+static void
+add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path)
+{
+  GString *node = g_string_new (NULL);
+  g_autofree char *node_name = g_strconcat (prefix, "-format", NULL);
+
+  append_option (node, "driver", "nbd");
+  append_option (node, "node-name", node_name);
+  append_option (node, "server.type", "unix");
+  append_option (node, "server.path", socket_path);
+  append_option (node, "export", "disk0");
+  append_option (node, "read-only", "off");
+  add_option (argv, "-blockdev", node);
+}
+
 static gboolean
 add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config,
                const MarinaQemuRuntime *runtime, GError **error)
@@ -382,9 +401,14 @@ add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config,
 
   if (runtime->boot_disk_overlay)
     {
-      add_image_nodes (argv, "disk0-base", config->boot_disk, format, TRUE);
+      if (runtime->boot_disk_nbd_socket != NULL)
+        add_nbd_node (argv, "disk0-base", runtime->boot_disk_nbd_socket);
+      else
+        add_image_nodes (argv, "disk0-base", config->boot_disk, format, TRUE);
       add_overlay_nodes (argv, runtime->boot_disk_overlay);
     }
+  else if (runtime->boot_disk_nbd_socket != NULL)
+    add_nbd_node (argv, "disk0", runtime->boot_disk_nbd_socket);
   else
     add_image_nodes (argv, "disk0", config->boot_disk, format, FALSE);
   if (config->profile == MARINA_PROFILE_LEGACY)
@@ -567,6 +591,46 @@ check_runtime (const MarinaQemuRuntime *runtime, GError **error)
   return check_socket_path ("QMP", runtime->qmp_socket_path, error) &&
          check_socket_path ("serial port", runtime->serial_socket_path, error) &&
          check_socket_path ("guest agent", runtime->agent_socket_path, error);
+}
+
+/* ---- qemu-storage-daemon ---- */
+
+/* QEMU refuses to migrate (and so to save) a machine with a vpc or vhdx
+ * image open: those formats go through qemu-storage-daemon. */
+gboolean
+marina_image_format_blocks_migration (const char *format)
+{
+  return g_strcmp0 (format, "vpc") == 0 || g_strcmp0 (format, "vhdx") == 0;
+}
+
+/**
+ * marina_storage_daemon_command_line:
+ *
+ * qemu-storage-daemon serving @image (of @format) as the writable NBD export
+ * "disk0" on @socket_path, for one run of one machine.
+ */
+GStrv
+marina_storage_daemon_command_line (const char *binary, const char *image, const char *format,
+                                    const char *socket_path)
+{
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  GString *server = options_new ("addr.type=unix");
+
+  add_arg (argv, binary);
+  add_image_nodes (argv, "disk0", image, format, FALSE);
+  /* The daemon spells it --blockdev; the nodes are the same as QEMU's. */
+  for (guint i = 1; i < argv->len; i++)
+    if (g_str_equal (argv->pdata[i], "-blockdev"))
+      {
+        g_free (argv->pdata[i]);
+        argv->pdata[i] = g_strdup ("--blockdev");
+      }
+  append_option (server, "addr.path", socket_path);
+  add_option (argv, "--nbd-server", server);
+  add_arg (argv, "--export");
+  add_arg (argv, "type=nbd,id=export0,node-name=disk0-format,name=disk0,writable=on");
+  g_ptr_array_add (argv, NULL);
+  return (GStrv) g_ptr_array_free (argv, FALSE);
 }
 
 /* ---- network adapters ---- */

@@ -24,12 +24,19 @@ typedef struct {
   const char *const *nic_backends;/* per adapter of the configuration, in order: the
                                    * -netdev backend without its id ("tap,fd=10,vhost=off",
                                    * "user,..."), or NULL for none; NULL: no adapter has one */
+  const char *boot_disk_nbd_socket; /* the boot disk is served by qemu-storage-daemon on this
+                                    * Unix socket (NBD export "disk0"), or NULL */
 } MarinaQemuRuntime;
 
 GStrv marina_qemu_command_line        (const MarinaMachineConfig *config,
                                        const MarinaQemuRuntime   *runtime,
                                        GError                   **error);
 char *marina_qemu_escape_option_value (const char *value);
+gboolean marina_image_format_blocks_migration (const char *format);
+GStrv marina_storage_daemon_command_line (const char *binary,
+                                         const char *image,
+                                         const char *format,
+                                         const char *socket_path);
 char *marina_qemu_uuid_from_id        (const char *id);
 
 G_END_DECLS

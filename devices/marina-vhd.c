@@ -378,3 +378,166 @@ marina_vhd_free (MarinaVhd *vhd)
   g_clear_pointer (&vhd->parent_locators, g_ptr_array_unref);
   g_free (vhd);
 }
+
+/* ---- a differencing VHD's own sectors ------------------------------------------ */
+
+#define SECTOR 512
+#define UNALLOCATED G_MAXUINT32
+/* Blocks of the specification are 2 MiB; anything past 256 MiB is no VHD
+ * another program wrote, and would make us allocate without bound. */
+#define MAX_BLOCK_SIZE (256u * 1024 * 1024)
+
+static gboolean
+write_exact (int fd, guint64 offset, const guint8 *buffer, gsize size, GError **error)
+{
+  gsize done = 0;
+
+  while (done < size)
+    {
+      ssize_t n = pwrite (fd, buffer + done, size - done, (off_t) (offset + done));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                            "Cannot write the flattened image: %s", g_strerror (errno)), FALSE;
+      done += (gsize) n;
+    }
+  return TRUE;
+}
+
+static gboolean
+sector_present (const guint8 *bitmap, guint sector)
+{
+  return (bitmap[sector / 8] & (0x80 >> (sector % 8))) != 0;
+}
+
+/* Writes the runs of sectors the block's bitmap marks as the child's own. */
+static gboolean
+copy_block_sectors (int out_fd, guint64 block_start, const guint8 *bitmap, const guint8 *data,
+                    guint sectors, GError **error)
+{
+  for (guint s = 0; s < sectors;)
+    {
+      guint run = 0;
+      if (!sector_present (bitmap, s))
+        {
+          s++;
+          continue;
+        }
+      while (s + run < sectors && sector_present (bitmap, s + run))
+        run++;
+      if (!write_exact (out_fd, block_start + (guint64) s * SECTOR, data + (gsize) s * SECTOR,
+                        (gsize) run * SECTOR, error))
+        return FALSE;
+      s += run;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_geometry (const MarinaVhd *vhd, const char *name, GError **error)
+{
+  const MarinaVhdDynamicHeader *header = vhd->header;
+  guint64 blocks_needed;
+
+  if (vhd->footer.disk_type == MARINA_VHD_TYPE_FIXED || header == NULL)
+    return marina_error_invalid (error, "%s is not a dynamic or differencing VHD", name);
+  if (header->block_size < SECTOR || header->block_size > MAX_BLOCK_SIZE ||
+      header->block_size % SECTOR != 0)
+    return marina_error_invalid (error, "%s: block size %u is not a multiple of 512 up to "
+                                 "256 MiB", name, header->block_size);
+  blocks_needed = (vhd->footer.current_size + header->block_size - 1) / header->block_size;
+  if (header->max_table_entries < blocks_needed || header->max_table_entries > 16 * 1024 * 1024)
+    return marina_error_invalid (error, "%s: its block table (%u entries) does not fit its "
+                                 "size", name, header->max_table_entries);
+  return TRUE;
+}
+
+/* A fixed VHD is its data followed by the footer. */
+static gboolean
+copy_fixed (const MarinaVhd *vhd, int fd, const char *path, int out_fd,
+            GCancellable *cancellable, GError **error)
+{
+  g_autofree guint8 *buffer = g_malloc (1024 * 1024);
+
+  for (guint64 offset = 0; offset < vhd->footer.current_size; offset += 1024 * 1024)
+    {
+      gsize size = (gsize) MIN ((guint64) 1024 * 1024, vhd->footer.current_size - offset);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+          !read_exact (fd, offset, buffer, size, path, error) ||
+          !write_exact (out_fd, offset, buffer, size, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+copy_blocks (const MarinaVhd *vhd, int fd, guint64 file_size, const char *path, int out_fd,
+             GCancellable *cancellable, GError **error)
+{
+  guint32 block_size = vhd->header->block_size;
+  guint32 sectors = block_size / SECTOR;
+  guint32 bitmap_size = ((sectors + 7) / 8 + SECTOR - 1) / SECTOR * SECTOR;
+  g_autofree guint8 *table = g_malloc ((gsize) vhd->header->max_table_entries * 4);
+  g_autofree guint8 *block = g_malloc ((gsize) bitmap_size + block_size);
+  gboolean ok = read_exact (fd, vhd->header->table_offset, table,
+                            (gsize) vhd->header->max_table_entries * 4, path, error);
+
+  for (guint32 i = 0; ok && i < vhd->header->max_table_entries; i++)
+    {
+      guint32 entry = GUINT32_FROM_BE (((guint32 *) table)[i]);
+      guint64 start = (guint64) entry * SECTOR, first = (guint64) i * block_size;
+      if (entry == UNALLOCATED || first >= vhd->footer.current_size)
+        continue;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        ok = FALSE;
+      else if (start + bitmap_size + block_size > file_size)
+        ok = marina_error_invalid (error, "%s: block %u lies past the end of the file", path, i);
+      else
+        ok = read_exact (fd, start, block, (gsize) bitmap_size + block_size, path, error) &&
+             copy_block_sectors (out_fd, first, block, block + bitmap_size,
+                                 (guint) MIN ((guint64) sectors,
+                                              (vhd->footer.current_size - first) / SECTOR),
+                                 error);
+    }
+  return ok;
+}
+
+/**
+ * marina_vhd_copy_sectors:
+ * @path: a VHD of any type
+ * @out_fd: a raw image as large as the VHD's current size, or larger
+ *
+ * Writes over @out_fd every sector the VHD holds itself: all of a fixed
+ * one; those its block bitmaps mark for a dynamic or differencing one. So
+ * a raw copy of the parent with the child's sectors over it reads as the
+ * chain does — what QEMU's VHD driver cannot do (it ignores the parent, and
+ * sizes disks of Virtual PC by their CHS geometry, a little short of what
+ * the footer says). The exact current size is used here.
+ */
+gboolean
+marina_vhd_copy_sectors (const char *path, int out_fd, GCancellable *cancellable,
+                         GError **error)
+{
+  g_autoptr(MarinaVhd) vhd = marina_vhd_read (path, error);
+  struct stat st;
+  gboolean ok;
+  int fd;
+
+  if (vhd == NULL ||
+      (vhd->footer.disk_type != MARINA_VHD_TYPE_FIXED && !check_geometry (vhd, path, error)))
+    return FALSE;
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot open %s: %s", path,
+                        g_strerror (errno)), FALSE;
+  if (fstat (fd, &st) != 0)
+    ok = (g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot read %s: %s", path,
+                       g_strerror (errno)), FALSE);
+  else if (vhd->footer.disk_type == MARINA_VHD_TYPE_FIXED)
+    ok = copy_fixed (vhd, fd, path, out_fd, cancellable, error);
+  else
+    ok = copy_blocks (vhd, fd, (guint64) st.st_size, path, out_fd, cancellable, error);
+  close (fd);
+  return ok;
+}

@@ -91,6 +91,10 @@ MarinaVhd   *marina_vhd_read_fd               (int         fd,
 MarinaVhd   *marina_vhd_read                  (const char *path,
                                                GError    **error);
 void         marina_vhd_free                  (MarinaVhd *vhd);
+gboolean     marina_vhd_copy_sectors          (const char   *path,
+                                               int           out_fd,
+                                               GCancellable *cancellable,
+                                               GError      **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MarinaVhd, marina_vhd_free)
 

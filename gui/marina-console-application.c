@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "marina-console-application.h"
+#include "marina-gui-util.h"
 #include "marina-console-relay.h"
 #include "marina-console-session.h"
 #include "marina-console-window.h"
@@ -129,15 +130,6 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   show_window (self);
 }
 
-static char *
-bus_address (MarinaConsoleApplication *self, GError **error)
-{
-  if (self->address)
-    return g_strdup (self->address);
-  return g_dbus_address_get_for_bus_sync (self->session_bus ? G_BUS_TYPE_SESSION
-                                                            : G_BUS_TYPE_SYSTEM, NULL, error);
-}
-
 /* Through ssh the bus sees the remote user ssh logged in as, and GDBus
  * claims our own uid in EXTERNAL: both must be the same number (root on
  * both, or matching accounts). G_DBUS_CONNECTION_FLAGS_CROSS_NAMESPACE would
@@ -173,7 +165,7 @@ marina_console_application_activate (GApplication *application)
     return show_window (self);
   if (self->remote)
     return connect_remote (self);
-  address = bus_address (self, &error);
+  address = marina_gui_bus_address (self->session_bus, self->address, &error);
   if (address == NULL)
     {
       g_printerr (_("Cannot find the bus: %s\n"), error->message);
@@ -224,7 +216,7 @@ static int
 run_relay (MarinaConsoleApplication *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *address = bus_address (self, &error);
+  g_autofree char *address = marina_gui_bus_address (self->session_bus, self->address, &error);
 
   if (address == NULL)
     {

@@ -8,6 +8,7 @@
 #include <gio/gunixfdlist.h>
 
 #include "marina-console-session.h"
+#include "marina-gui-util.h"
 #include "marina-dbus-generated.h"
 
 /* One machine as seen through marinad, kept up to date across restarts of
@@ -44,17 +45,6 @@ static GParamSpec *properties[N_PROPS];
 
 enum { SIGNAL_REMOVED, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-/* The message a person should read: the API's own words, without GDBus's
- * "GDBus.Error:org.marinavm.Marina1.Error.InvalidState: " prefix. */
-char *
-marina_console_error_message (const GError *error)
-{
-  g_autoptr(GError) copy = g_error_copy (error);
-
-  g_dbus_error_strip_remote_error (copy);
-  return g_strdup (copy->message);
-}
 
 static void
 set_status (MarinaConsoleSession *self, const char *status)
@@ -110,7 +100,7 @@ on_proxy_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 machine_lost (MarinaConsoleSession *self, const GError *error)
 {
-  g_autofree char *message = marina_console_error_message (error);
+  g_autofree char *message = marina_gui_error_message (error);
 
   /* Found before, gone now: removed while marinad was away. */
   if (self->path && g_strcmp0 (g_dbus_error_get_remote_error (error), NOT_FOUND) == 0)

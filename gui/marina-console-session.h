@@ -39,6 +39,5 @@ void                  marina_console_session_call_async   (MarinaConsoleSession 
 gboolean              marina_console_session_call_finish  (MarinaConsoleSession *self,
                                                            GAsyncResult         *result,
                                                            GError              **error);
-char                 *marina_console_error_message        (const GError *error);
 
 G_END_DECLS

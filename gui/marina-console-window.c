@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "marina-console-window.h"
+#include "marina-gui-util.h"
 #include "marina-serial-view.h"
 #include "marina-vnc-display.h"
 
@@ -41,33 +42,15 @@ static void sync_console (MarinaConsoleWindow *self);
 
 /* ---- what the header and the status page say -------------------------------- */
 
-static const char *
-describe_state (const char *state)
-{
-  static const struct { const char *state, *label; } labels[] = {
-    /* Translators: a virtual machine's state, shown under its name */
-    { "off", NC_("state", "Off") }, { "starting", NC_("state", "Starting") },
-    { "running", NC_("state", "Running") }, { "paused", NC_("state", "Paused") },
-    { "saving", NC_("state", "Saving") }, { "saved", NC_("state", "Saved") },
-    { "restoring", NC_("state", "Restoring") }, { "stopping", NC_("state", "Stopping") },
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (labels); i++)
-    if (g_strcmp0 (state, labels[i].state) == 0)
-      return g_dpgettext2 (NULL, "state", labels[i].label);
-  return state ? state : _("Not connected");
-}
-
 static void
 update_title (MarinaConsoleWindow *self)
 {
   const char *name = marina_console_session_get_name (self->session);
-  g_autofree char *title = g_strdup_printf ("%s — %s", name,
-                                            describe_state (marina_console_session_get_state (self->session)));
+  const char *state = marina_gui_state_label (marina_console_session_get_state (self->session));
+  g_autofree char *title = g_strdup_printf ("%s — %s", name, state);
 
   adw_window_title_set_title (self->window_title, name);
-  adw_window_title_set_subtitle (self->window_title,
-                                 describe_state (marina_console_session_get_state (self->session)));
+  adw_window_title_set_subtitle (self->window_title, state);
   /* The window manager's title too: task switchers and tests read it. */
   gtk_window_set_title (GTK_WINDOW (self), title);
 }
@@ -91,7 +74,7 @@ show_machine_status (MarinaConsoleWindow *self)
   else if (marina_console_session_has_console (self->session))
     show_status (self, _("Connecting…"), NULL);
   else
-    show_status (self, describe_state (state), _("The console shows when the machine runs."));
+    show_status (self, marina_gui_state_label (state), _("The console shows when the machine runs."));
 }
 
 static void
@@ -159,7 +142,7 @@ on_console_opened (GObject *source, GAsyncResult *result, gpointer user_data)
   self->opening = FALSE;
   if (fd < 0)
     {
-      g_autofree char *message = marina_console_error_message (error);
+      g_autofree char *message = marina_gui_error_message (error);
       g_debug ("no console: %s", message);
       return show_status (self, _("No Console"), message);
     }
@@ -289,7 +272,7 @@ on_method_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!marina_console_session_call_finish (MARINA_CONSOLE_SESSION (source), result, &error))
     {
       /* A refusal reads as the service words it. */
-      g_autofree char *message = marina_console_error_message (error);
+      g_autofree char *message = marina_gui_error_message (error);
       show_toast (self, message);
     }
 }

@@ -4,12 +4,15 @@
 
 #include <malloc.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "marina-error.h"
 #include "marina-i18n.h"
+#include "marina-image.h"
 #include "marina-manager.h"
 #include "marina-systemd.h"
 
@@ -139,6 +142,23 @@ check_accelerator (const char *accelerator, GError **error)
   return FALSE;
 }
 
+/* [storage] devices= names host block devices machines may use as linked
+ * disks; each is confined like a folder holding just itself. */
+static void
+add_storage_devices (GStrvBuilder *all, GKeyFile *keyfile)
+{
+  g_auto(GStrv) devices = g_key_file_get_string_list (keyfile, "storage", "devices", NULL, NULL);
+
+  for (guint i = 0; devices && devices[i]; i++)
+    {
+      g_strstrip (devices[i]);
+      if (g_path_is_absolute (devices[i]) && marina_image_is_block_device (devices[i]))
+        g_strv_builder_add (all, devices[i]);
+      else if (*devices[i])
+        g_warning ("[storage] devices=: '%s' is not a block device and is ignored", devices[i]);
+    }
+}
+
 /* The storage directory comes first; [storage] paths= adds folders. */
 static void
 set_storage (MarinaSettings *settings, GKeyFile *keyfile)
@@ -157,6 +177,7 @@ set_storage (MarinaSettings *settings, GKeyFile *keyfile)
       else if (*paths[i])
         g_warning ("[storage] paths=: '%s' is not an absolute path and is ignored", paths[i]);
     }
+  add_storage_devices (all, keyfile);
   settings->storage_paths = g_strv_builder_end (all);
 }
 
@@ -202,6 +223,8 @@ make_settings (const Options *options, GError **error)
   settings->console_tls_dir = keyfile_string (keyfile, "console", "tls-dir",
                                               MARINA_SYSCONFDIR "/tls");
   settings->qemu_img = keyfile_string (keyfile, "qemu", "img-binary", "qemu-img");
+  settings->storage_daemon = keyfile_string (keyfile, "qemu", "storage-daemon-binary",
+                                             "qemu-storage-daemon");
   set_storage (settings, keyfile);
   if (!check_accelerator (settings->accelerator, error))
     return NULL;

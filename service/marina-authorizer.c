@@ -44,15 +44,18 @@ static const struct {
   { MANAGER, "UnwatchMetrics", PUBLIC },
   { MANAGER, "GetAccess", PUBLIC },
   { MANAGER, "SetAccess", MARINA_RIGHT_SERVER },
-  /* Disks have no access lists of their own: making, importing and deleting
-   * image files is the server's create right; reading what they are is public,
-   * like the properties that already show it. */
+  /* Making and importing image files is the server's create right; reading
+   * what a disk is stays public, like the properties that show it already.
+   * A disk's own list (Disk.SetAccess) grants copying (use), changing
+   * (configure) and deleting (full) that one disk. */
   { MANAGER, "CreateDisk", MARINA_RIGHT_CREATE },
   { MANAGER, "ImportDisk", MARINA_RIGHT_CREATE },
   { MANAGER, "ListDisks", PUBLIC },
   { DISK, "Inspect", PUBLIC },
   { DISK, "Convert", MARINA_RIGHT_CREATE },
-  { DISK, "Delete", MARINA_RIGHT_CREATE },
+  { DISK, "Delete", MARINA_RIGHT_ADMINISTER },
+  { DISK, "GetAccess", MARINA_RIGHT_CONFIGURE },
+  { DISK, "SetAccess", MARINA_RIGHT_ADMINISTER },
   { DISK, "Merge", MARINA_RIGHT_CREATE },
   { DISK, "MergeTo", MARINA_RIGHT_CREATE },
   { DISK, "Compact", MARINA_RIGHT_CREATE },

@@ -15,6 +15,12 @@ typedef struct {
   char *parent_format;  /* Marina's name of the parent's format */
   char *source_path;    /* Convert: the image (chain) to copy; NULL for a new, empty disk */
   char *source_format;
+  char *flatten_vhd;    /* Convert of a differencing VHD: the child whose own sectors go
+                         * over its parent's in a raw staging copy, which is then copied */
+  char *flatten_parent; /* that parent, and its format (Marina's name) */
+  char *flatten_parent_format;
+  gboolean keep_parent; /* the result is a qcow2 child of parent_path, holding only
+                         * what differs from it */
   int dir_fd;           /* the new image's folder, resolved and open */
   char *name;           /* the new image's name in it */
   char *path;           /* the resolved path of the new image */

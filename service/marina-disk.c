@@ -21,6 +21,7 @@ struct _MarinaDisk {
   MarinaDisks *owner;  /* not a reference: the owner outlives its disks' exports */
   char *id;
   char *object_path;
+  GPtrArray *access;   /* of MarinaAccessEntry: who may use, change or delete it */
   gboolean busy;       /* being created */
   guint readers;       /* jobs copying from it */
   const char *task;    /* what a job rewriting it does ("being merged"), or NULL */
@@ -48,6 +49,20 @@ const char *
 marina_disk_get_path (MarinaDisk *self)
 {
   return marina_dbus_disk_get_path (MARINA_DBUS_DISK (self));
+}
+
+GPtrArray *
+marina_disk_get_access (MarinaDisk *self)
+{
+  return self->access;
+}
+
+/* Takes @access; validated by the caller. */
+void
+marina_disk_set_access (MarinaDisk *self, GPtrArray *access)
+{
+  g_ptr_array_unref (self->access);
+  self->access = access;
 }
 
 void
@@ -308,6 +323,41 @@ handle_convert (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, const 
   return TRUE;
 }
 
+static gboolean
+handle_get_access (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+
+  marina_dbus_disk_complete_get_access (iface, invocation,
+                                        marina_access_list_to_variant (self->access));
+  return TRUE;
+}
+
+static gboolean
+handle_set_access (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, GVariant *access)
+{
+  MarinaDisk *self = MARINA_DISK (iface);
+  g_autoptr(GPtrArray) list = marina_access_list_from_variant (access);
+  g_autoptr(GPtrArray) old = g_ptr_array_ref (self->access);
+  GError *error = NULL;
+
+  if (!marina_access_list_validate (list, MARINA_ACCESS_SCOPE_OBJECT, &error) ||
+      !marina_access_list_check_accounts (list, &error))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return TRUE;
+    }
+  marina_disk_set_access (self, g_steal_pointer (&list));
+  if (!marina_disks_save (self->owner, &error))
+    {
+      marina_disk_set_access (self, g_steal_pointer (&old));  /* nothing half-changed */
+      g_dbus_method_invocation_take_error (invocation, error);
+      return TRUE;
+    }
+  marina_dbus_disk_complete_set_access (iface, invocation);
+  return TRUE;
+}
+
 /* Completes a call that answers with a job; takes @error. */
 static void
 complete_with_job (MarinaDisk *self, GDBusMethodInvocation *invocation, MarinaJob *job,
@@ -369,6 +419,8 @@ handle_resize (MarinaDBusDisk *iface, GDBusMethodInvocation *invocation, guint64
 static void
 marina_disk_iface_init (MarinaDBusDiskIface *iface)
 {
+  iface->handle_get_access = handle_get_access;
+  iface->handle_set_access = handle_set_access;
   iface->handle_inspect = handle_inspect;
   iface->handle_convert = handle_convert;
   iface->handle_merge = handle_merge;
@@ -385,6 +437,7 @@ marina_disk_finalize (GObject *object)
 
   g_free (self->id);
   g_free (self->object_path);
+  g_ptr_array_unref (self->access);
   G_OBJECT_CLASS (marina_disk_parent_class)->finalize (object);
 }
 
@@ -398,6 +451,7 @@ marina_disk_class_init (MarinaDiskClass *klass)
 static void
 marina_disk_init (MarinaDisk *self)
 {
+  self->access = marina_access_list_new ();
 }
 
 MarinaDisk *

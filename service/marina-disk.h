@@ -21,6 +21,9 @@ const char  *marina_disk_get_object_path (MarinaDisk *self);
 const char  *marina_disk_get_path        (MarinaDisk *self);
 gboolean     marina_disk_refresh         (MarinaDisk *self,
                                           GError    **error);
+GPtrArray   *marina_disk_get_access      (MarinaDisk *self);
+void         marina_disk_set_access      (MarinaDisk *self,
+                                          GPtrArray  *access);
 void         marina_disk_set_busy        (MarinaDisk *self,
                                           gboolean    busy);
 gboolean     marina_disk_is_busy         (MarinaDisk *self);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -142,6 +143,44 @@ marina_disks_lookup (MarinaDisks *self, const char *object_path)
 
 /* ---- the registry ------------------------------------------------------------- */
 
+/* "access=user:alice:use;group:ops:full;" — names are POSIX account names
+ * (validated), which hold no ':' or ';'. */
+static void
+set_access (GKeyFile *keyfile, const char *id, GPtrArray *access)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
+
+  if (access->len == 0)
+    return;
+  for (guint i = 0; i < access->len; i++)
+    {
+      MarinaAccessEntry *entry = access->pdata[i];
+      g_ptr_array_add (entries, g_strjoin (":", entry->kind, entry->name, entry->level, NULL));
+    }
+  g_key_file_set_string_list (keyfile, id, "access", (const char *const *) entries->pdata,
+                              entries->len);
+}
+
+static GPtrArray *
+get_access (GKeyFile *keyfile, const char *id, GError **error)
+{
+  g_auto(GStrv) entries = g_key_file_get_string_list (keyfile, id, "access", NULL, NULL);
+  g_autoptr(GPtrArray) access = marina_access_list_new ();
+
+  for (guint i = 0; entries && entries[i]; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (entries[i], ":", 3);
+      if (g_strv_length (parts) == 3)
+        marina_access_list_add (access, parts[0], parts[1], parts[2]);
+      else
+        return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                            "access entry '%s' is not KIND:NAME:LEVEL", entries[i]), NULL;
+    }
+  if (!marina_access_list_validate (access, MARINA_ACCESS_SCOPE_OBJECT, error))
+    return NULL;
+  return g_steal_pointer (&access);
+}
+
 static gboolean
 save_registry (MarinaDisks *self, GError **error)
 {
@@ -161,10 +200,17 @@ save_registry (MarinaDisks *self, GError **error)
                              marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)));
       g_key_file_set_string (keyfile, marina_disk_get_id (disk), "type",
                              marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)));
+      set_access (keyfile, marina_disk_get_id (disk), marina_disk_get_access (disk));
     }
   text = g_key_file_to_data (keyfile, NULL, NULL);
   return g_file_set_contents_full (self->registry_path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT,
                                    0640, error);
+}
+
+gboolean
+marina_disks_save (MarinaDisks *self, GError **error)
+{
+  return save_registry (self, error);
 }
 
 void
@@ -215,6 +261,7 @@ load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
   g_autofree char *format = g_key_file_get_string (keyfile, id, "format", NULL);
   g_autofree char *type = g_key_file_get_string (keyfile, id, "type", NULL);
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) access = NULL;
   MarinaDisk *disk;
 
   /* A hand-edited file must not give us an id that is no object path. */
@@ -226,7 +273,18 @@ load_entry (MarinaDisks *self, GKeyFile *keyfile, const char *id)
                           error ? error->message : "it has no absolute path or comes twice");
       return;
     }
+  access = get_access (keyfile, id, &error);
+  if (access == NULL)
+    {
+      /* Without its list the disk is only reachable by root and polkit: safe. */
+      marina_manager_log (self->manager, "warning", MARINA_MANAGER_PATH, "disk",
+                          "The access list of [%s] in %s is ignored: %s", id,
+                          self->registry_path, error->message);
+      g_clear_error (&error);
+    }
   disk = export_disk (self, id, path);
+  if (access)
+    marina_disk_set_access (disk, g_steal_pointer (&access));
   if (marina_disk_refresh (disk, &error))
     return;
   /* Kept, so that a disk on a storage that is not mounted yet comes back. */
@@ -806,11 +864,50 @@ start_creation (MarinaDisks *self, MarinaDiskSpec *spec, MarinaDisk *source,
   return creating->disk;
 }
 
+/* A linked disk is a host block device (one of [storage] devices=) used as
+ * it is: nothing is created, the device becomes a known disk, and the job
+ * is done at once. @path is the device; an option "device" may say it too. */
+static MarinaDisk *
+link_device (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
+             GError **error)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  g_autofree char *device = NULL;
+  GVariantIter iter;
+  const char *key;
+  MarinaDisk *disk;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
+    if (!g_str_equal (key, "type") && !g_str_equal (key, "device"))
+      return marina_error_invalid (error, "A linked disk takes the options type and device, not "
+                                   "'%s'", key), NULL;
+  if (!g_variant_dict_lookup (&dict, "device", "s", &device))
+    device = g_strdup (path);
+  if (g_strcmp0 (device, path) != 0 && *path != '\0')
+    return marina_error_invalid (error, "A linked disk is the device itself: give its path "
+                                 "(%s) once", device), NULL;
+  if (!g_file_test (device, G_FILE_TEST_EXISTS) || !marina_image_is_block_device (device))
+    return marina_error_invalid (error, "'%s' is not a host block device; a linked disk is one "
+                                 "(listed in [storage] devices= of marina.conf)", device), NULL;
+  disk = marina_disks_import (self, device, error);
+  if (disk == NULL)
+    return NULL;
+  *job = marina_job_new ("link-disk", marina_disk_get_object_path (disk), FALSE);
+  marina_job_complete (*job, NULL, "The device is a linked disk");
+  return disk;
+}
+
 MarinaDisk *
 marina_disks_create (MarinaDisks *self, const char *path, GVariant *options, MarinaJob **job,
                      GError **error)
 {
-  MarinaDiskSpec *spec = make_spec (self, path, options, error);
+  g_autoptr(GVariant) type = g_variant_lookup_value (options, "type", G_VARIANT_TYPE_STRING);
+  MarinaDiskSpec *spec;
+
+  if (type && g_str_equal (g_variant_get_string (type, NULL), "linked"))
+    return link_device (self, path, options, job, error);
+  spec = make_spec (self, path, options, error);
 
   if (spec == NULL)
     return NULL;
@@ -907,6 +1004,90 @@ marina_disks_check_idle (MarinaDisks *self, MarinaDisk *disk, gboolean writes, c
   return TRUE;
 }
 
+static gboolean
+is_differencing_vhd (MarinaDisk *disk)
+{
+  return g_str_equal (marina_dbus_disk_get_format (MARINA_DBUS_DISK (disk)), "vhd") &&
+         g_str_equal (marina_dbus_disk_get_type_ (MARINA_DBUS_DISK (disk)), "differencing");
+}
+
+/* The child names its parent's UUID: a parent replaced or rebuilt since
+ * would give the child's sectors another disk to lie on. */
+static gboolean
+check_vhd_parent_id (const char *child_path, const char *parent_path, guint64 *size,
+                     GError **error)
+{
+  g_autoptr(MarinaVhd) child = marina_vhd_read (child_path, error);
+  g_autoptr(MarinaVhd) parent = NULL;
+  g_autofree char *wanted = NULL, *found = NULL;
+
+  if (child == NULL || child->header == NULL)
+    return child != NULL;
+  /* The footer's size, exact: QEMU would give one rounded to CHS geometry. */
+  *size = child->footer.current_size;
+  parent = marina_vhd_read (parent_path, NULL);
+  if (parent == NULL)
+    return TRUE;  /* a parent of another format has no VHD id to compare */
+  wanted = marina_vhd_uuid_to_string (child->header->parent_uuid);
+  found = marina_vhd_uuid_to_string (parent->footer.uuid);
+  if (g_str_equal (wanted, found))
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                      "'%s' was made over a parent with id %s, but '%s' has id %s: the parent "
+                      "changed since (restore the original parent)", child_path, wanted,
+                      parent_path, found), FALSE;
+}
+
+/* A differencing VHD from Virtual PC, Virtual Server or Hyper-V: QEMU reads
+ * it as if it had no parent, so marinad lays the child's own sectors over
+ * a copy of the parent (marina_vhd_copy_sectors) and converts that:
+ * by default into a qcow2 child of the same parent holding only what
+ * differs ("type" differencing), or into a standalone disk. Either returns
+ * every byte the original chain does. */
+static gboolean
+plan_vhd_import (MarinaDiskSpec *spec, GVariantDict *dict, GError **error)
+{
+  g_autoptr(MarinaImageInfo) child = marina_image_info_read (spec->source_path, error);
+  g_autoptr(MarinaImageInfo) parent = NULL;
+
+  if (child == NULL)
+    return FALSE;
+  if (child->parent_path == NULL || !g_file_test (child->parent_path, G_FILE_TEST_IS_REGULAR))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                        "The parent of the differencing VHD '%s' is not found%s%s; put it "
+                        "where its locators point", spec->source_path,
+                        child->parent_path ? " at " : "",
+                        child->parent_path ? child->parent_path : ""), FALSE;
+  parent = marina_image_info_read (child->parent_path, error);
+  if (parent == NULL || !check_vhd_parent_id (spec->source_path, child->parent_path, &spec->size, error))
+    return FALSE;
+  if (g_str_equal (parent->type, "differencing"))
+    return marina_error_invalid (error, "The parent '%s' of '%s' is itself a differencing disk; "
+                                 "convert the parent to a standalone disk first",
+                                 child->parent_path, spec->source_path);
+  if (!g_variant_dict_contains (dict, "type"))
+    {
+      g_free (spec->type);
+      spec->type = g_strdup ("differencing");
+    }
+  if (!g_variant_dict_contains (dict, "format"))
+    {
+      g_free (spec->format);
+      spec->format = g_strdup ("qcow2");
+    }
+  spec->flatten_vhd = g_strdup (spec->source_path);
+  spec->flatten_parent = g_strdup (child->parent_path);
+  spec->flatten_parent_format = g_strdup (parent->format);
+  /* Copied with -B: only what differs from the parent goes into the child. */
+  spec->keep_parent = g_str_equal (spec->type, "differencing");
+  if (spec->keep_parent)
+    {
+      spec->parent_path = g_strdup (child->parent_path);
+      spec->parent_format = g_strdup (parent->format);
+    }
+  return TRUE;
+}
+
 static MarinaDiskSpec *
 make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVariant *options,
                    GError **error)
@@ -927,13 +1108,18 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
   spec->size = marina_dbus_disk_get_virtual_size (from);
   spec->source_path = g_strdup (marina_disk_get_path (source));
   spec->source_format = g_strdup (marina_dbus_disk_get_format (from));
-  if (g_str_equal (spec->type, "differencing"))
+  if (is_differencing_vhd (source))
+    {
+      if (!plan_vhd_import (spec, &dict, error))
+        return NULL;
+    }
+  else if (g_str_equal (spec->type, "differencing"))
     return marina_error_invalid (error, "Convert makes a standalone disk from the whole chain; "
                                  "a differencing child is made with CreateDisk"), NULL;
-  if (!check_format_and_type (spec, FALSE, error) ||
+  if (!check_format_and_type (spec, spec->keep_parent, error) ||
       (spec->size && !check_size (spec, error)) ||
       !marina_disks_check_chain (self, spec->source_path, error) ||
-      !marina_image_check_qemu_reads (spec->source_path, error))
+      (spec->flatten_vhd == NULL && !marina_image_check_qemu_reads (spec->source_path, error)))
     return NULL;
   spec->path = marina_storage_resolve_new (marina_disks_get_roots (self), path, &spec->dir_fd,
                                            &spec->name, error);

@@ -21,6 +21,8 @@ MarinaDisks  *marina_disks_new               (MarinaManager            *manager,
                                               GDBusObjectManagerServer *object_manager);
 void          marina_disks_free              (MarinaDisks *self);
 void          marina_disks_load              (MarinaDisks *self);
+gboolean      marina_disks_save              (MarinaDisks *self,
+                                              GError     **error);
 const char *const *marina_disks_get_roots    (MarinaDisks *self);
 const char   *marina_disks_get_qemu_img      (MarinaDisks *self);
 const char   *marina_disks_add_job           (MarinaDisks *self,

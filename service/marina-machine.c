@@ -23,6 +23,7 @@
 #include "marina-machine.h"
 #include "marina-network.h"
 #include "marina-nic-plumbing.h"
+#include "marina-storage-daemon.h"
 #include "marina-qemu-command-line.h"
 #include "marina-qemu.h"
 #include "marina-scripts.h"
@@ -92,6 +93,7 @@ struct _MarinaMachine {
   char *undo_node;             /* while QEMU runs on an overlay: its format node */
   guint undo_overlays;         /* overlays this run made after live commits */
   gboolean live_commit;        /* undo_job commits while QEMU runs */
+  gboolean boot_disk_served;   /* by qemu-storage-daemon, over NBD (writable already) */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -664,6 +666,8 @@ add_parent_grants (MarinaMachine *self, const char *disk, GArray *grants, GPtrAr
     }
 }
 
+static gboolean chain_blocks_migration (const char *path);
+
 static void
 add_disk_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
 {
@@ -672,8 +676,10 @@ add_disk_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
   if (config->boot_disk)
     {
       gboolean undo = uses_undo_disk (self);
-      /* With undo disks the boot disk is only read: the run writes its overlay. */
-      add_grant (grants, strings, NULL, config->boot_disk, !undo);
+      /* With undo disks QEMU only reads the boot disk: the run writes its overlay.
+       * qemu-storage-daemon, which serves a VHD chain, opens it writable all the same. */
+      add_grant (grants, strings, NULL, config->boot_disk,
+                 !undo || chain_blocks_migration (config->boot_disk));
       if (undo)
         add_grant (grants, strings, machine_file (self, UNDO_DISK), NULL, TRUE);
       add_parent_grants (self, config->boot_disk, grants, strings);
@@ -763,6 +769,8 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   self->guest_shut_down = FALSE;
   self->saved_ok = FALSE;
   remove_runtime_files (self);
+  /* QEMU is gone: the daemon flushes the VHD and closes it. */
+  marina_storage_daemon_stop (self->runtime_dir);
   release_confinement (self);
   marina_cgroups_remove (marina_manager_get_cgroups (self->manager), self->config->id);
   sync_process_properties (self, "", 0);
@@ -1375,7 +1383,7 @@ resolve_accelerator (MarinaMachine *self)
 
 static GStrv
 build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRuntime *nics,
-                    GError **error)
+                    const char *nbd_socket, GError **error)
 {
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
   g_autofree char *serial = runtime_file (self, "serial.sock");
@@ -1393,6 +1401,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
     .boot_disk_overlay = overlay,
+    .boot_disk_nbd_socket = nbd_socket,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1427,6 +1436,43 @@ check_remote_console_files (MarinaMachine *self, GError **error)
   return TRUE;
 }
 
+/* A VHD or VHDX anywhere in the chain (a qcow2 child of a VHD too) would
+ * make QEMU refuse to save the machine. */
+static gboolean
+chain_blocks_migration (const char *path)
+{
+  g_autofree char *current = g_strdup (path);
+
+  for (guint depth = 0; current != NULL && depth < 16; depth++)
+    {
+      g_autoptr(MarinaImageInfo) info = marina_image_info_read (current, NULL);
+      if (info == NULL)
+        return FALSE;
+      if (marina_image_format_blocks_migration (marina_image_format_to_qemu (info->format)))
+        return TRUE;
+      g_free (current);
+      current = g_steal_pointer (&info->parent_path);
+    }
+  return FALSE;
+}
+
+/* A VHD or VHDX boot disk is served by qemu-storage-daemon, so that QEMU
+ * (which blocks saving a machine with one open) sees plain NBD. */
+static gboolean
+serve_vhd (MarinaMachine *self, const MarinaQemuIdentity *identity, char **socket_path,
+           GError **error)
+{
+  const MarinaSettings *settings = marina_manager_get_settings (self->manager);
+
+  *socket_path = NULL;
+  if (self->config->boot_disk == NULL || !chain_blocks_migration (self->config->boot_disk))
+    return TRUE;
+  *socket_path = marina_storage_daemon_start (settings->storage_daemon, self->config->boot_disk,
+                                              self->config->boot_disk_format, self->runtime_dir,
+                                              identity, error);
+  return *socket_path != NULL;
+}
+
 static gboolean
 spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -1434,6 +1480,7 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_autofree char *log_path = runtime_file (self, "qemu.log");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_auto(MarinaNicRuntime) nics = { 0 };
+  g_autofree char *nbd_socket = NULL;
   MarinaQemuIdentity identity;
   gboolean confine = marina_manager_get_settings (self->manager)->confine_qemu;
   MarinaQemu *qemu;
@@ -1444,8 +1491,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   /* Again at each start: a link may have been put in an image's place. */
   if (!marina_manager_check_storage (self->manager, self->config, error))
     return FALSE;
-  /* This also checks that the disks exist, naming any that are missing. */
-  argv = build_command_line (self, incoming, &nics, error);
+  /* Checks that the disks exist, naming any that are missing. */
+  argv = build_command_line (self, incoming, &nics, NULL, error);
   if (argv == NULL)
     return FALSE;
   if (g_mkdir_with_parents (self->runtime_dir, 0700) < 0)
@@ -1456,17 +1503,32 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   g_file_set_contents (serial_log, "", 0, NULL);
   if (confine && !prepare_confinement (self, &identity, error))
     return FALSE;
-  qemu = marina_qemu_spawn ((const char *const *) argv, log_path, confine ? &identity : NULL,
-                            (const int *) nics.source_fds->data,
-                            (const int *) nics.target_fds->data, nics.source_fds->len, error);
+  if (!serve_vhd (self, confine ? &identity : NULL, &nbd_socket, error))
+    {
+      release_confinement (self);
+      return FALSE;
+    }
+  if (nbd_socket != NULL)
+    {
+      g_strfreev (argv);
+      argv = build_command_line (self, incoming, &nics, nbd_socket, error);
+    }
+  qemu = argv ? marina_qemu_spawn ((const char *const *) argv, log_path,
+                                   confine ? &identity : NULL,
+                                   (const int *) nics.source_fds->data,
+                                   (const int *) nics.target_fds->data, nics.source_fds->len,
+                                   error)
+              : NULL;
   if (qemu == NULL)
     {
+      marina_storage_daemon_stop (self->runtime_dir);
       release_confinement (self);
       return FALSE;
     }
   watch_qemu (self, qemu);
   g_free (self->undo_node);
   self->undo_node = uses_undo_disk (self) ? g_strdup ("disk0-format") : NULL;
+  self->boot_disk_served = nbd_socket != NULL;
   self->undo_overlays = 0;
   return write_pid_file (self, error);
 }
@@ -2465,19 +2527,30 @@ on_block_job_event (MarinaMachine *self, const char *name, JsonObject *data)
 }
 
 static void
+start_block_commit (MarinaMachine *self)
+{
+  g_autoptr(JsonObject) args = args_new ();
+
+  json_object_set_string_member (args, "job-id", UNDO_COMMIT_JOB);
+  json_object_set_string_member (args, "device", self->undo_node);
+  json_object_set_string_member (args, "base-node", "disk0-base-format");
+  qmp_call (self, "block-commit", args, -1, on_live_commit_call, g_object_ref (self));
+}
+
+static void
 on_boot_disk_writable (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(MarinaMachine) self = user_data;
   GError *error = NULL;
   g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
-  g_autoptr(JsonObject) args = args_new ();
 
   if (error)
-    return on_live_commit_call (source, result, g_steal_pointer (&self));
-  json_object_set_string_member (args, "job-id", UNDO_COMMIT_JOB);
-  json_object_set_string_member (args, "device", self->undo_node);
-  json_object_set_string_member (args, "base-node", "disk0-base-format");
-  qmp_call (self, "block-commit", args, -1, on_live_commit_call, g_object_ref (self));
+    {
+      g_prefix_error (&error, _("Cannot commit the undo disk of machine '%s' while it runs: "),
+                      self->config->name);
+      return live_commit_done (self, error);
+    }
+  start_block_commit (self);
 }
 
 static JsonObject *
@@ -2515,7 +2588,11 @@ begin_live_commit (MarinaMachine *self, GError **error)
   self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
   self->live_commit = TRUE;
   marina_manager_add_job (self->manager, self->undo_job);
-  qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
+  /* An NBD export of qemu-storage-daemon is opened writable already. */
+  if (self->boot_disk_served)
+    start_block_commit (self);
+  else
+    qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
   return self->undo_job;
 }
 

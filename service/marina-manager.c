@@ -52,6 +52,7 @@ marina_settings_free (MarinaSettings *settings)
   g_free (settings->state_dir);
   g_free (settings->runtime_dir);
   g_free (settings->qemu_binary);
+  g_free (settings->storage_daemon);
   g_free (settings->accelerator);
   g_free (settings->cgroup_fs);
   g_free (settings->cgroup_name);
@@ -128,6 +129,16 @@ network_access (MarinaManager *self, const char *object_path, char **description
   return g_ptr_array_ref (marina_network_get_access (network));
 }
 
+static GPtrArray *
+disk_access (MarinaManager *self, const char *object_path, char **description)
+{
+  MarinaDisk *disk = marina_disks_lookup (self->disks, object_path);
+
+  if (description)
+    *description = g_strdup_printf ("disk %s", marina_disk_get_path (disk));
+  return g_ptr_array_ref (marina_disk_get_access (disk));
+}
+
 /* The authorizer's view of an object: a machine or network answers for
  * itself, a job for the object it works on. */
 static GPtrArray *
@@ -144,6 +155,8 @@ lookup_access (const char *object_path, char **description, gpointer user_data)
     object_path = marina_dbus_job_get_object (job);
   if (object_path && g_str_has_prefix (object_path, MARINA_NETWORK_PATH_PREFIX))
     return network_access (self, object_path, description);
+  if (object_path && marina_disks_lookup (self->disks, object_path))
+    return disk_access (self, object_path, description);
   machine = marina_manager_find_machine_path (self, object_path);
   if (machine == NULL)
     return NULL;

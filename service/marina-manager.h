@@ -32,6 +32,7 @@ typedef struct {
   guint qemu_uid_count;        /* how many there are */
   char *console_tls_dir;       /* x509 files of remote consoles */
   char *qemu_img;              /* the qemu-img binary */
+  char *storage_daemon;        /* qemu-storage-daemon, for VHD and VHDX disks */
   char *storage_dir;           /* Marina's own folder for disk images */
   GStrv storage_paths;         /* every folder images may be created and opened in */
   gboolean user_networking;    /* no bridges or taps: QEMU's user-mode NAT only

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from console_harness import CONSOLE, Console, Sshd, Xvfb
+from console_harness import CONSOLE, MANAGER, Console, Manager, NotificationServer, Sshd, Xvfb
 
 # The integration suite's fixtures (private bus, marinad, test guest).
 _spec = importlib.util.spec_from_file_location(
@@ -53,3 +53,27 @@ def sshd(workdir):
     yield server
     server.stop()
     print(f"---- sshd's log ----\n{open(server.log_path).read()}")
+
+
+@pytest.fixture
+def manager(xvfb, bus, workdir):
+    """manager(*args, env={}) starts marina, the manager; all are stopped after the test."""
+    if not os.path.exists(MANAGER):
+        pytest.skip(f"{MANAGER} is not built")
+    started = []
+
+    def start(*args, env=None):
+        m = Manager(xvfb, bus, workdir, args, env)
+        started.append(m)
+        return m
+    yield start
+    for m in started:
+        m.stop()
+        print(f"---- marina's log ----\n{m.log()}")
+
+
+@pytest.fixture
+def notifications(bus):
+    server = NotificationServer(bus)
+    yield server
+    server.stop()

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "integration"))
 
-from gi.repository import GLib  # noqa: E402
+from gi.repository import Gio, GLib  # noqa: E402
 
 from marina_harness import BUILD_DIR, ENGLISH, wait_until  # noqa: E402
 
@@ -24,7 +24,7 @@ gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import GdkPixbuf  # noqa: E402
 
 CONSOLE = os.path.join(BUILD_DIR, "gui", "marina-console")
-WINDOW_PATH = "/org/marinavm/Console/window/1"
+MANAGER = os.path.join(BUILD_DIR, "gui", "marina")
 
 
 class Xvfb:
@@ -53,13 +53,18 @@ class Xvfb:
 class Console:
     """One marina-console process and what it logs."""
 
+    PROGRAM = CONSOLE
+    WINDOW_PATH = "/org/marinavm/Console/window/1"
+    DEBUG_DOMAINS = "marina-console marina-vnc"
+
     def __init__(self, xvfb, bus, machine, directory, extra_args=(), extra_env=None, user=None):
         self.xvfb = xvfb
         self.bus = bus
-        self.log_path = os.path.join(directory, f"console-{time.monotonic_ns()}.log")
+        self.name = os.path.basename(self.PROGRAM)
+        self.log_path = os.path.join(directory, f"{self.name}-{time.monotonic_ns()}.log")
         env = dict(os.environ, **ENGLISH)
         env.update(DISPLAY=xvfb.display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
-                   G_MESSAGES_DEBUG="marina-console marina-vnc", NO_AT_BRIDGE="1",
+                   G_MESSAGES_DEBUG=self.DEBUG_DOMAINS, NO_AT_BRIDGE="1",
                    GTK_A11Y="none", GSETTINGS_BACKEND="memory",
                    # The window's actions are exported on the "session" bus:
                    # the private bus stands in for it.
@@ -73,7 +78,7 @@ class Console:
                       "--init-groups"]
             env["HOME"] = directory
         self.process = subprocess.Popen(
-            prefix + [CONSOLE, "--address", bus.address, *extra_args]
+            prefix + [self.PROGRAM, "--address", bus.address, *extra_args]
             + ([machine] if machine is not None else []),
             env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
         self.connection = bus.connect()
@@ -87,10 +92,10 @@ class Console:
         """Waits until text has been logged count times."""
         def seen():
             if self.process.poll() is not None and self.log().count(text) < count:
-                raise RuntimeError(f"marina-console exited ({self.process.returncode}):\n"
+                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n"
                                    + self.log())
             return self.log().count(text) >= count
-        return wait_until(seen, timeout, f"'{text}' x{count} from marina-console")
+        return wait_until(seen, timeout, f"'{text}' x{count} from {self.name}")
 
     def bus_name(self):
         """The console's unique name, found by its pid."""
@@ -108,7 +113,7 @@ class Console:
                 except GLib.Error:
                     continue
             return None
-        self._name = wait_until(find, 30, "marina-console's actions on the bus")
+        self._name = wait_until(find, 30, f"{self.name}'s actions on the bus")
         return self._name
 
     def _dbus(self, method, signature=None, *args):
@@ -118,7 +123,7 @@ class Console:
 
     def _has_window(self, name):
         try:
-            self.connection.call_sync(name, WINDOW_PATH, "org.gtk.Actions", "List", None, None,
+            self.connection.call_sync(name, self.WINDOW_PATH, "org.gtk.Actions", "List", None, None,
                                       0, 5000, None)
             return True
         except GLib.Error:
@@ -128,7 +133,7 @@ class Console:
         """Activates a win.* action as a menu item or accelerator would."""
         params = [parameter] if parameter is not None else []
         self.connection.call_sync(
-            self.bus_name(), WINDOW_PATH, "org.gtk.Actions", "Activate",
+            self.bus_name(), self.WINDOW_PATH, "org.gtk.Actions", "Activate",
             GLib.Variant("(sava{sv})", (action, params, {})), None, 0, 10000, None)
 
     def save_screenshot(self, path):
@@ -149,7 +154,7 @@ class Console:
                 return self.xdotool("search", "--pid", str(self.process.pid)).split()
             except subprocess.CalledProcessError:
                 return None
-        ids = wait_until(find, 30, "marina-console's X window")
+        ids = wait_until(find, 30, f"{self.name}'s X window")
         return ids[-1]
 
     def type(self, text):
@@ -276,3 +281,96 @@ def difference(a, b):
 
 def distinct_colours(pixbuf):
     return len(set(rgb_pixels(pixbuf)))
+
+
+class Manager(Console):
+    """One marina (the manager) process. MARINA_TEST_HOOKS=1 adds the window
+    actions save-picture and fill-assistant (see gui/marina-window.c)."""
+
+    PROGRAM = MANAGER
+    WINDOW_PATH = "/org/marinavm/Manager/window/1"
+    DEBUG_DOMAINS = "marina"
+
+    def __init__(self, xvfb, bus, directory, extra_args=(), extra_env=None):
+        super().__init__(xvfb, bus, None, directory, extra_args,
+                         dict({"MARINA_TEST_HOOKS": "1"}, **(extra_env or {})))
+
+    def save_picture(self, path, what="window"):
+        """What GTK renders for the window (or the assistant), as a PNG."""
+        if os.path.exists(path):
+            os.unlink(path)
+
+        def saved():
+            # A window just presented has no size until its first frame: ask again.
+            if not os.path.exists(path):
+                self.activate("save-picture", GLib.Variant("(ss)", (what, path)))
+                time.sleep(0.2)
+            return os.path.exists(path) and os.path.getsize(path) > 0
+        wait_until(saved, 20, f"the picture {path}")
+        return path
+
+
+NOTIFICATIONS_XML = """
+<node>
+  <interface name="org.freedesktop.Notifications">
+    <method name="Notify">
+      <arg type="s" direction="in"/><arg type="u" direction="in"/>
+      <arg type="s" direction="in"/><arg type="s" direction="in"/>
+      <arg type="s" direction="in"/><arg type="as" direction="in"/>
+      <arg type="a{sv}" direction="in"/><arg type="i" direction="in"/>
+      <arg type="u" direction="out"/>
+    </method>
+    <method name="CloseNotification"><arg type="u" direction="in"/></method>
+    <method name="GetCapabilities"><arg type="as" direction="out"/></method>
+    <method name="GetServerInformation">
+      <arg type="s" direction="out"/><arg type="s" direction="out"/>
+      <arg type="s" direction="out"/><arg type="s" direction="out"/>
+    </method>
+    <signal name="NotificationClosed"><arg type="u"/><arg type="u"/></signal>
+    <signal name="ActionInvoked"><arg type="u"/><arg type="s"/></signal>
+  </interface>
+</node>
+"""
+
+
+class NotificationServer:
+    """A stand-in for the desktop's notification daemon on the test bus.
+
+    Without a portal and without an org.gtk.Notifications owner (GNOME
+    Shell's), GLib's GNotification falls back to org.freedesktop.Notifications,
+    so that is the name this owns. Calls are served while the test iterates
+    the main context (wait_until does)."""
+
+    NAME = "org.freedesktop.Notifications"
+    PATH = "/org/freedesktop/Notifications"
+
+    def __init__(self, bus):
+        self.connection = bus.connect()
+        self.received = []  # (app_name, summary, body, hints)
+        info = Gio.DBusNodeInfo.new_for_xml(NOTIFICATIONS_XML).interfaces[0]
+        self.registration = self.connection.register_object(self.PATH, info, self._call, None,
+                                                            None)
+        reply = self.connection.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "RequestName", GLib.Variant("(su)", (self.NAME, 4)), None, 0, 5000, None)
+        assert reply.unpack()[0] == 1, "someone else owns org.freedesktop.Notifications"
+
+    def _call(self, connection, sender, path, interface, method, params, invocation):
+        if method == "Notify":
+            app, _, _, summary, body, _, hints, _ = params.unpack()
+            self.received.append((app, summary, body, hints))
+            invocation.return_value(GLib.Variant("(u)", (len(self.received),)))
+        elif method == "GetCapabilities":
+            invocation.return_value(GLib.Variant("(as)", (["body", "actions"],)))
+        elif method == "GetServerInformation":
+            invocation.return_value(GLib.Variant("(ssss)", ("stand-in", "marina", "1", "1.2")))
+        else:
+            invocation.return_value(None)
+
+    def wait_for(self, summary, timeout=60):
+        return wait_until(lambda: next((n for n in self.received if n[1] == summary), None),
+                          timeout, f"the notification '{summary}' (got {self.received})")
+
+    def stop(self):
+        self.connection.unregister_object(self.registration)
+        self.connection.close_sync(None)

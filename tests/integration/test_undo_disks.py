@@ -201,3 +201,24 @@ def test_undo_refusals_and_configuration(marinad, disk, workdir):
     assert not os.path.exists(overlay)
     marinad.machine(machine, "SetConfig", "s", off_again)
     assert marinad.prop(machine, MACHINE_IFACE, "UndoDisks") is False
+
+
+def test_undo_disk_over_a_vhd_served_by_the_storage_daemon(marinad, disk, workdir):
+    vhd = os.path.join(workdir, "guest.vhd")
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o",
+                    "subformat=dynamic,force_size=on", disk(), vhd], check=True)
+    machine = marinad.create("vhd-undo", memory_mib=128, boot_disk=vhd, undo_disks=True,
+                             undo_action="discard")
+
+    sock = boot(marinad, machine)
+    guest_writes_marker(sock)
+    assert not marker_in(vhd, "vpc", workdir)
+    job = marinad.machine(machine, "CommitUndoDisks")
+    assert marinad.wait_job(job)[0] == "completed", marinad.prop(job, JOB_IFACE, "Message")
+    guest_writes_marker(sock, SECOND, SECOND_SECTOR)
+    sock.close()
+    turn_off(marinad, machine)
+    wait_until(lambda: not undo_changes(marinad, machine), 10, "the overlay to be discarded")
+    # Committed live into the VHD; what came after the commit was discarded.
+    assert marker_in(vhd, "vpc", workdir)
+    assert not marker_in(vhd, "vpc", workdir, SECOND, SECOND_SECTOR)

@@ -150,6 +150,8 @@ test_xml_refusals (void)
     { "<network><name>x</name><colour/></network>", "element <colour> is not known" },
     { "<network><name>x</name><kind>internal</kind><ipv4 address='10.1.1.1' prefix='x'/>"
       "</network>", "prefix length 'x'" },
+    { "<network><name>x</name><kind>host</kind><ipv4 address='10.1.1.1'/><dhcp><dns/>"
+      "<dns server='10.0.0.1'/></dhcp></network>", "<dns> needs a server" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MARINA_TYPE_NOTIFIER (marina_notifier_get_type ())
+G_DECLARE_FINAL_TYPE (MarinaNotifier, marina_notifier, MARINA, NOTIFIER, GObject)
+
+MarinaNotifier *marina_notifier_new (GApplication       *application,
+                                     GDBusObjectManager *objects);
+
+G_END_DECLS
