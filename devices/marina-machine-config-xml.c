@@ -54,7 +54,8 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
     {
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
-                       "cdrom, boot-order, host-actions, cpu, scripts, access, remote-console, network-adapters; only name is required)");
+                       "cdrom, floppy, disks, undo-disks, boot-order, host-actions, cpu, scripts, access, "
+                       "remote-console, network-adapters; only name is required)");
     }
 }
 
@@ -205,6 +206,52 @@ read_cdrom (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
 }
 
 static gboolean
+read_floppy (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  g_free (config->floppy);
+  config->floppy = marina_xml_node_attribute (node, "path");
+  return TRUE;
+}
+
+static gboolean
+read_drive (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  g_autoptr(MarinaDrive) drive = marina_drive_new ();
+  g_autofree char *bus = marina_xml_node_attribute (node, "bus");
+  g_autofree char *controller = marina_xml_node_attribute (node, "controller");
+  g_autofree char *unit = marina_xml_node_attribute (node, "unit");
+
+  drive->path = marina_xml_node_attribute (node, "path");
+  drive->format = marina_xml_node_attribute (node, "format");
+  if (!marina_bus_from_string (bus, &drive->bus, error) ||
+      !marina_xml_parse_uint ("disk controller", controller, &drive->controller, error) ||
+      !marina_xml_parse_uint ("disk unit", unit, &drive->unit, error))
+    return FALSE;
+  g_ptr_array_add (config->drives, g_steal_pointer (&drive));
+  return TRUE;
+}
+
+static gboolean
+read_disks (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  for (xmlNodePtr child = node->children; child != NULL; child = child->next)
+    if (child->type == XML_ELEMENT_NODE && !read_drive (config, child, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+read_undo_disks (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  g_autofree char *enabled = marina_xml_node_attribute (node, "enabled");
+  g_autofree char *action = marina_xml_node_attribute (node, "action");
+
+  config->undo_disks = g_strcmp0 (enabled, "no") != 0;
+  return action == NULL ||
+         marina_undo_action_from_string (g_strstrip (action), &config->undo_action, error);
+}
+
+static gboolean
 read_boot_order (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
 {
   GPtrArray *devices = g_ptr_array_new ();
@@ -327,6 +374,9 @@ static const struct {
   { "accelerator", read_accelerator },
   { "boot-disk", read_boot_disk },
   { "cdrom", read_cdrom },
+  { "floppy", read_floppy },
+  { "disks", read_disks },
+  { "undo-disks", read_undo_disks },
   { "boot-order", read_boot_order },
   { "host-actions", read_host_actions },
   { "cpu", read_cpu },
@@ -447,6 +497,43 @@ add_host_actions (xmlNodePtr parent, const MarinaMachineConfig *config)
 }
 
 static void
+add_disks (xmlNodePtr parent, GPtrArray *drives)
+{
+  xmlNodePtr node;
+
+  if (drives->len == 0)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "disks", NULL);
+  for (guint i = 0; i < drives->len; i++)
+    {
+      MarinaDrive *drive = drives->pdata[i];
+      xmlNodePtr disk = xmlNewChild (node, node->ns, (const xmlChar *) "disk", NULL);
+      g_autofree char *controller = g_strdup_printf ("%u", drive->controller);
+      g_autofree char *unit = g_strdup_printf ("%u", drive->unit);
+
+      marina_xml_set_attribute (disk, "path", drive->path);
+      if (drive->format)
+        marina_xml_set_attribute (disk, "format", drive->format);
+      marina_xml_set_attribute (disk, "bus", marina_bus_to_string (drive->bus));
+      marina_xml_set_attribute (disk, "controller", controller);
+      marina_xml_set_attribute (disk, "unit", unit);
+    }
+}
+
+/* Written only when it says something, so older files stay as they were. */
+static void
+add_undo_disks (xmlNodePtr parent, const MarinaMachineConfig *config)
+{
+  xmlNodePtr node;
+
+  if (!config->undo_disks && config->undo_action == MARINA_UNDO_ACTION_KEEP)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "undo-disks", NULL);
+  marina_xml_set_attribute (node, "enabled", config->undo_disks ? "yes" : "no");
+  marina_xml_set_attribute (node, "action", marina_undo_action_to_string (config->undo_action));
+}
+
+static void
 add_cpu (xmlNodePtr parent, const MarinaMachineConfig *config)
 {
   xmlNodePtr node = xmlNewChild (parent, parent->ns, (const xmlChar *) "cpu", NULL);
@@ -533,6 +620,9 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   marina_xml_add_text_child (root, "accelerator", config->accelerator);
   add_path_child (root, "boot-disk", config->boot_disk, config->boot_disk_format);
   add_path_child (root, "cdrom", config->cdrom, NULL);
+  add_path_child (root, "floppy", config->floppy, NULL);
+  add_disks (root, config->drives);
+  add_undo_disks (root, config);
   add_boot_order (root, (const char *const *) config->boot_order);
   add_host_actions (root, config);
   add_cpu (root, config);

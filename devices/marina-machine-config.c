@@ -13,6 +13,7 @@
 static const char *const profile_names[] = { "modern", "legacy", NULL };
 static const char *const autostart_names[] = { "never", "always", "if-running", NULL };
 static const char *const stop_action_names[] = { "save", "shutdown", "turn-off", NULL };
+static const char *const undo_action_names[] = { "keep", "commit", "discard", NULL };
 static const char *const accelerator_names[] = { "auto", "kvm", "tcg", NULL };
 static const char *const boot_device_names[] = { "disk", "cdrom", "network", NULL };
 static const char *const disk_format_names[] = { "raw", "qcow2", "vpc", "vhdx", NULL };
@@ -58,6 +59,7 @@ marina_machine_config_new (void)
   config->scripts = marina_scripts_new ();
   config->access = marina_access_list_new ();
   config->nics = marina_nic_list_new ();
+  config->drives = marina_drive_list_new ();
   return config;
 }
 
@@ -76,6 +78,8 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->boot_disk = g_strdup (config->boot_disk);
   copy->boot_disk_format = g_strdup (config->boot_disk_format);
   copy->cdrom = g_strdup (config->cdrom);
+  copy->floppy = g_strdup (config->floppy);
+  copy->drives = marina_drive_list_copy (config->drives);
   copy->boot_order = g_strdupv (config->boot_order);
   copy->scripts = marina_scripts_copy (config->scripts);
   copy->access = marina_access_list_copy (config->access);
@@ -97,6 +101,8 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_free (config->boot_disk);
   g_free (config->boot_disk_format);
   g_free (config->cdrom);
+  g_free (config->floppy);
+  g_clear_pointer (&config->drives, g_ptr_array_unref);
   g_strfreev (config->boot_order);
   g_clear_pointer (&config->scripts, g_hash_table_unref);
   g_clear_pointer (&config->access, g_ptr_array_unref);
@@ -191,6 +197,10 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          g_strcmp0 (a->boot_disk, b->boot_disk) == 0 &&
          g_strcmp0 (a->boot_disk_format, b->boot_disk_format) == 0 &&
          g_strcmp0 (a->cdrom, b->cdrom) == 0 &&
+         g_strcmp0 (a->floppy, b->floppy) == 0 &&
+         marina_drive_list_equal (a->drives, b->drives) &&
+         a->undo_disks == b->undo_disks &&
+         a->undo_action == b->undo_action &&
          strv_equal ((const char *const *) a->boot_order,
                      (const char *const *) b->boot_order) &&
          a->autostart == b->autostart &&
@@ -269,6 +279,23 @@ marina_autostart_from_string (const char *string, MarinaAutostart *autostart, GE
   if (!lookup_name (autostart_names, "autostart setting", string, &index, error))
     return FALSE;
   *autostart = (MarinaAutostart) index;
+  return TRUE;
+}
+
+const char *
+marina_undo_action_to_string (MarinaUndoAction action)
+{
+  return name_of (undo_action_names, G_N_ELEMENTS (undo_action_names), action);
+}
+
+gboolean
+marina_undo_action_from_string (const char *string, MarinaUndoAction *action, GError **error)
+{
+  guint index;
+
+  if (!lookup_name (undo_action_names, "undo action", string, &index, error))
+    return FALSE;
+  *action = (MarinaUndoAction) index;
   return TRUE;
 }
 
@@ -457,6 +484,8 @@ validate_enums (const MarinaMachineConfig *config, GError **error)
     return invalid (error, "Unknown autostart setting %d", (int) config->autostart);
   if ((guint) config->stop_action >= G_N_ELEMENTS (stop_action_names) - 1)
     return invalid (error, "Unknown stop action %d", (int) config->stop_action);
+  if ((guint) config->undo_action >= G_N_ELEMENTS (undo_action_names) - 1)
+    return invalid (error, "Unknown undo action %d", (int) config->undo_action);
   return TRUE;
 }
 
@@ -533,6 +562,17 @@ validate_scripts (GHashTable *scripts, GError **error)
   return TRUE;
 }
 
+/* QEMU's q35 machine has no floppy controller, nor had the hardware it models. */
+static gboolean
+validate_floppy (const MarinaMachineConfig *config, GError **error)
+{
+  if (config->floppy == NULL || config->profile == MARINA_PROFILE_LEGACY)
+    return TRUE;
+  return invalid (error, "Machine '%s' has a floppy image, but only the legacy profile has a "
+                  "floppy drive; use the legacy profile or take the floppy out",
+                  config->name ? config->name : "");
+}
+
 /**
  * marina_machine_config_validate:
  * @host_memory_mib: the host's memory in MiB, or 0 for no host limit
@@ -559,6 +599,10 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
           validate_choice (disk_format_names, "disk image format",
                            config->boot_disk_format, error)) &&
          validate_path ("CD/DVD image", config->cdrom, error) &&
+         validate_path ("floppy image", config->floppy, error) &&
+         validate_floppy (config, error) &&
+         marina_drive_list_validate (config->drives, config->profile == MARINA_PROFILE_LEGACY,
+                                     error) &&
          validate_boot_order ((const char *const *) config->boot_order, error) &&
          marina_validate_cpu_allocation (config->cpu_weight, config->cpu_maximum,
                                          config->cpu_reserve, error) &&
@@ -619,6 +663,27 @@ set_cdrom (MarinaMachineConfig *config, GVariant *value, GError **error)
 {
   replace_path (&config->cdrom, value);
   return TRUE;
+}
+
+static gboolean
+set_floppy (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  replace_path (&config->floppy, value);
+  return TRUE;
+}
+
+static gboolean
+set_undo_disks (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  config->undo_disks = g_variant_get_boolean (value);
+  return TRUE;
+}
+
+static gboolean
+set_undo_action (MarinaMachineConfig *config, GVariant *value, GError **error)
+{
+  return marina_undo_action_from_string (g_variant_get_string (value, NULL),
+                                         &config->undo_action, error);
 }
 
 static gboolean
@@ -702,6 +767,9 @@ static const struct {
   { "profile", "s", set_profile },
   { "boot-disk", "s", set_boot_disk },
   { "cdrom", "s", set_cdrom },
+  { "floppy", "s", set_floppy },
+  { "undo-disks", "b", set_undo_disks },
+  { "undo-action", "s", set_undo_action },
   { "boot-order", "as", set_boot_order },
   { "notes", "s", set_notes },
   { "accelerator", "s", set_accelerator },
@@ -826,6 +894,12 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "boot-disk";
   if (g_strcmp0 (a->cdrom, b->cdrom) != 0)
     return "cdrom";
+  if (a->undo_disks != b->undo_disks)
+    return "undo-disks";
+  if (!marina_drive_list_equal (a->drives, b->drives))
+    return "disks";
+  if ((a->floppy == NULL) != (b->floppy == NULL))
+    return "floppy";
   if (remote_console_differs (a, b))
     return "remote-console";
   if (nic_hardware_differs (a->nics, b->nics))
@@ -843,6 +917,13 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
 gboolean
 marina_machine_config_probe_formats (MarinaMachineConfig *config, GError **error)
 {
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      MarinaDrive *drive = config->drives->pdata[i];
+      if (drive->format == NULL &&
+          !(drive->format = marina_image_probe_format (drive->path, error)))
+        return FALSE;
+    }
   if (config->boot_disk == NULL || config->boot_disk_format != NULL)
     return TRUE;
   config->boot_disk_format = marina_image_probe_format (config->boot_disk, error);

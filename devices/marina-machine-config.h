@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "marina-access.h"
+#include "marina-drive.h"
 #include "marina-nic.h"
 
 G_BEGIN_DECLS
@@ -27,6 +28,14 @@ typedef enum {
   MARINA_STOP_ACTION_SHUTDOWN,
   MARINA_STOP_ACTION_TURN_OFF,
 } MarinaStopAction;
+
+/* What becomes of a run's changes to the disks when a machine with undo
+ * disks powers off (as Virtual Server's undo disks). */
+typedef enum {
+  MARINA_UNDO_ACTION_KEEP,     /* the overlays stay; the next run goes on from them */
+  MARINA_UNDO_ACTION_COMMIT,   /* written into the disks */
+  MARINA_UNDO_ACTION_DISCARD,  /* thrown away */
+} MarinaUndoAction;
 
 /* Limits that validation enforces; exported so that clients and tests agree. */
 #define MARINA_MACHINE_NAME_MAX_CHARS 64
@@ -53,6 +62,10 @@ typedef struct {
   char *boot_disk_format; /* "raw", "qcow2", "vpc", "vhdx", or NULL: probed when the
                            * command line is built */
   char *cdrom;            /* absolute path of the CD/DVD image, or NULL (empty drive) */
+  char *floppy;           /* absolute path of the floppy image (legacy profile), or NULL */
+  GPtrArray *drives;      /* of MarinaDrive: the additional hard disks; never NULL */
+  gboolean undo_disks;    /* each run writes to overlays in the machine's folder */
+  MarinaUndoAction undo_action;  /* what happens to them at power-off */
   GStrv boot_order;       /* of "disk", "cdrom", "network", each at most once; never
                            * NULL, may be empty */
   MarinaAutostart autostart;
@@ -91,6 +104,10 @@ const char *marina_autostart_to_string       (MarinaAutostart autostart);
 gboolean    marina_autostart_from_string     (const char      *string,
                                               MarinaAutostart *autostart,
                                               GError         **error);
+const char *marina_undo_action_to_string     (MarinaUndoAction action);
+gboolean    marina_undo_action_from_string   (const char       *string,
+                                              MarinaUndoAction *action,
+                                              GError          **error);
 const char *marina_stop_action_to_string     (MarinaStopAction action);
 gboolean    marina_stop_action_from_string   (const char       *string,
                                               MarinaStopAction *action,

@@ -321,6 +321,28 @@ add_image_nodes (GPtrArray  *argv,
   add_option (argv, "-blockdev", layer);
 }
 
+/* Undo disks: the boot disk read-only under "disk0-base-format", and the
+ * run's overlay on it as "disk0-format", which the device uses. */
+static void
+add_overlay_nodes (GPtrArray *argv, const char *overlay)
+{
+  GString *file = g_string_new (NULL);
+  GString *layer = g_string_new (NULL);
+
+  append_option (file, "driver", "file");
+  append_option (file, "node-name", "disk0-file");
+  append_option (file, "filename", overlay);
+  append_option (file, "cache.direct", "off");
+  add_option (argv, "-blockdev", file);
+
+  append_option (layer, "driver", "qcow2");
+  append_option (layer, "node-name", "disk0-format");
+  append_option (layer, "file", "disk0-file");
+  append_option (layer, "backing", "disk0-base-format");
+  append_option (layer, "discard", "unmap");
+  add_option (argv, "-blockdev", layer);
+}
+
 /* QEMU would say so too, but only in its log and after it started. */
 static gboolean
 check_image_exists (const char *what, const char *path, GError **error)
@@ -344,7 +366,7 @@ check_image_exists (const char *what, const char *path, GError **error)
  * (unlike the vpc and vhdx drivers) never blocks migration, so a machine on
  * a VHD can save its state. */
 static void
-add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path)
+add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path, gboolean read_only)
 {
   GString *node = g_string_new (NULL);
   g_autofree char *node_name = g_strconcat (prefix, "-format", NULL);
@@ -353,8 +375,8 @@ add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path)
   append_option (node, "node-name", node_name);
   append_option (node, "server.type", "unix");
   append_option (node, "server.path", socket_path);
-  append_option (node, "export", prefix);
-  append_option (node, "read-only", "off");
+  append_option (node, "export", "disk0");  /* the daemon's one export */
+  append_option (node, "read-only", read_only ? "on" : "off");
   add_option (argv, "-blockdev", node);
 }
 
@@ -376,8 +398,16 @@ add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config,
   if (format == NULL)
     return FALSE;
 
-  if (runtime->boot_disk_nbd_socket != NULL)
-    add_nbd_node (argv, "disk0", runtime->boot_disk_nbd_socket);
+  if (runtime->boot_disk_overlay)
+    {
+      if (runtime->boot_disk_nbd_socket != NULL)
+        add_nbd_node (argv, "disk0-base", runtime->boot_disk_nbd_socket, TRUE);
+      else
+        add_image_nodes (argv, "disk0-base", config->boot_disk, format, TRUE);
+      add_overlay_nodes (argv, runtime->boot_disk_overlay);
+    }
+  else if (runtime->boot_disk_nbd_socket != NULL)
+    add_nbd_node (argv, "disk0", runtime->boot_disk_nbd_socket, FALSE);
   else
     add_image_nodes (argv, "disk0", config->boot_disk, format, FALSE);
   if (config->profile == MARINA_PROFILE_LEGACY)
@@ -415,18 +445,106 @@ add_cdrom (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
   return TRUE;
 }
 
+/* The floppy drive of the PC board's controller, there without media too,
+ * so that a floppy can be inserted later ("fd0", as the CD/DVD's "cd0"). */
 static gboolean
-add_storage (GPtrArray *argv, const MarinaMachineConfig *config, const MarinaQemuRuntime *runtime,
-             GError **error)
+add_floppy (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
 {
-  /* Legacy machines have the SCSI controller of their era; disks on it
-   * come with a later issue. */
-  if (config->profile == MARINA_PROFILE_LEGACY)
+  GString *device;
+
+  if (config->profile != MARINA_PROFILE_LEGACY)
+    return TRUE;
+  device = options_new ("floppy,unit=0");
+  if (config->floppy != NULL)
+    {
+      if (!check_image_exists ("Floppy image", config->floppy, error))
+        {
+          g_string_free (device, TRUE);
+          return FALSE;
+        }
+      add_image_nodes (argv, "fd0", config->floppy, "raw", FALSE);
+      append_option (device, "drive", "fd0-format");
+    }
+  append_option (device, "id", "fd0");
+  add_option (argv, "-device", device);
+  return TRUE;
+}
+
+/* Legacy machines have the SCSI controller of their era: the first always,
+ * more as their disks need them. */
+static void
+add_scsi_controllers (GPtrArray *argv, const MarinaMachineConfig *config)
+{
+  guint controllers = 1;
+
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      if (drive->bus == MARINA_BUS_SCSI)
+        controllers = MAX (controllers, drive->controller + 1);
+    }
+  for (guint i = 0; i < controllers; i++)
     {
       add_arg (argv, "-device");
-      add_arg (argv, "lsi53c895a,id=scsi0");
+      g_ptr_array_add (argv, g_strdup_printf ("lsi53c895a,id=scsi%u", i));
     }
-  return add_boot_disk (argv, config, runtime, error) && add_cdrom (argv, config, error);
+}
+
+static GString *
+drive_device (const MarinaDrive *drive)
+{
+  GString *device = g_string_new (NULL);
+
+  switch (drive->bus)
+    {
+    case MARINA_BUS_IDE:
+      g_string_printf (device, "ide-hd,bus=ide.%u,unit=%u", drive->controller, drive->unit);
+      break;
+    case MARINA_BUS_SCSI:
+      g_string_printf (device, "scsi-hd,bus=scsi%u.0,scsi-id=%u", drive->controller,
+                       drive->unit);
+      break;
+    case MARINA_BUS_VIRTIO:
+      g_string_assign (device, "virtio-blk-pci");
+      break;
+    }
+  return device;
+}
+
+/* "disk1", "disk2"... in the order of the configuration; "disk0" is the boot disk. */
+static gboolean
+add_drives (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
+{
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      g_autofree char *name = g_strdup_printf ("disk%u", i + 1);
+      g_autofree char *format_node = g_strconcat (name, "-format", NULL);
+      g_autofree char *format = NULL;
+      GString *device;
+
+      if (!check_image_exists ("Disk image", drive->path, error))
+        return FALSE;
+      format = drive->format ? g_strdup (drive->format) : marina_image_probe_format (drive->path, error);
+      if (format == NULL)
+        return FALSE;
+      add_image_nodes (argv, name, drive->path, format, FALSE);
+      device = drive_device (drive);
+      append_option (device, "drive", format_node);
+      append_option (device, "id", name);
+      add_option (argv, "-device", device);
+    }
+  return TRUE;
+}
+
+static gboolean
+add_storage (GPtrArray *argv, const MarinaMachineConfig *config,
+             const MarinaQemuRuntime *runtime, GError **error)
+{
+  if (config->profile == MARINA_PROFILE_LEGACY)
+    add_scsi_controllers (argv, config);
+  return add_boot_disk (argv, config, runtime, error) && add_cdrom (argv, config, error) &&
+         add_floppy (argv, config, error) && add_drives (argv, config, error);
 }
 
 /* ---- checks of the runtime ---- */

@@ -19,6 +19,8 @@ typedef struct {
   gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
   const char *console_tls_dir;    /* x509 files of a remote console (ca-cert.pem,
                                    * server-cert.pem, server-key.pem) */
+  const char *boot_disk_overlay;  /* undo disks: the qcow2 overlay the run writes to, over
+                                   * the boot disk, which is then opened read-only; or NULL */
   const char *const *nic_backends;/* per adapter of the configuration, in order: the
                                    * -netdev backend without its id ("tap,fd=10,vhost=off",
                                    * "user,..."), or NULL for none; NULL: no adapter has one */

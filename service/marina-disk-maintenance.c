@@ -10,6 +10,7 @@
 #include "marina-error.h"
 #include "marina-image.h"
 #include "marina-manager.h"
+#include "marina-qemu-command-line.h"
 #include "marina-storage.h"
 #include "marina-vhd.h"
 
@@ -187,30 +188,33 @@ check_only_child (MarinaDisks *self, MarinaDisk *parent, MarinaDisk *child, GErr
                       others->len > 2 ? "those" : "that disk"), FALSE;
 }
 
-/* Copies of both, the child's copy committed into the parent's; then the
- * parent's copy replaces the parent and a new, empty child over it the
- * child, which keeps its place in machines and chains. In between, the
- * child reads the same as before: its data is then in both. */
+/* The parent is copied, the child committed into the copy (named as its
+ * backing here, whatever the child's header says, and -d: the child itself
+ * is only read); then the copy replaces the parent and a new, empty child
+ * over it the child, which keeps its place in machines and chains. In
+ * between, the child reads the same as before: its data is then in both. */
 static void
 add_merge_steps (MarinaDiskSteps *steps, MarinaDisk *child, MarinaDisk *parent,
                  const Image *child_image, const Image *parent_image, const char *qemu_img,
-                 const char *const temps[3])
+                 const char *const temps[2])
 {
   g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT,
                                            marina_dbus_disk_get_virtual_size (MARINA_DBUS_DISK (child)));
-  const char *rebase[] = { qemu_img, "rebase", "-u", "-f", "qcow2", "-b", temps[0], "-F",
-                           qemu_format (parent), temps[1], NULL };
-  const char *commit[] = { qemu_img, "commit", "-p", "-d", "-f", "qcow2", temps[1], NULL };
+  g_autofree char *child_path = marina_qemu_escape_option_value (child_image->path);
+  g_autofree char *copy_path = marina_qemu_escape_option_value (temps[0]);
+  g_autofree char *image = g_strdup_printf ("driver=qcow2,file.driver=file,file.filename=%s,"
+                                            "backing.driver=%s,backing.file.driver=file,"
+                                            "backing.file.filename=%s", child_path,
+                                            qemu_format (parent), copy_path);
+  const char *commit[] = { qemu_img, "commit", "-p", "-d", "--image-opts", image, NULL };
   const char *empty[] = { qemu_img, "create", "-q", "-f", "qcow2", "-u", "-b", parent_image->path,
-                          "-F", qemu_format (parent), temps[2], size, NULL };
+                          "-F", qemu_format (parent), temps[1], size, NULL };
 
   marina_disk_steps_add_copy (steps, weight_of (parent), parent_image->path, temps[0]);
-  marina_disk_steps_add_copy (steps, weight_of (child), child_image->path, temps[1]);
-  marina_disk_steps_add (steps, 1.0, rebase);
   marina_disk_steps_add (steps, weight_of (child), commit);
   marina_disk_steps_add (steps, 1.0, empty);
   marina_disk_steps_publish (steps, temps[0], parent_image->name, TRUE);
-  marina_disk_steps_publish (steps, temps[2], child_image->name, TRUE);
+  marina_disk_steps_publish (steps, temps[1], child_image->name, TRUE);
 }
 
 /**
@@ -228,7 +232,7 @@ marina_disks_merge (MarinaDisks *self, MarinaDisk *child, GError **error)
   g_autoptr(MarinaJob) job = NULL;
   g_autoptr(MarinaDiskSteps) steps = NULL;
   g_autofree char *action = NULL;
-  const char *temps[3];
+  const char *temps[2];
 
   if (parent == NULL || !check_only_child (self, parent, child, error) ||
       !marina_disks_check_idle (self, child, TRUE, "merging it", error) ||
@@ -241,9 +245,7 @@ marina_disks_merge (MarinaDisks *self, MarinaDisk *child, GError **error)
   steps = marina_disk_steps_new (job, action);
   if (!(temps[0] = marina_disk_steps_temp (steps, parent_image.dir_fd, parent_image.dir,
                                            parent_image.name, error)) ||
-      !(temps[1] = marina_disk_steps_temp (steps, parent_image.dir_fd, parent_image.dir,
-                                           child_image.name, error)) ||
-      !(temps[2] = marina_disk_steps_temp (steps, child_image.dir_fd, child_image.dir,
+      !(temps[1] = marina_disk_steps_temp (steps, child_image.dir_fd, child_image.dir,
                                            child_image.name, error)))
     return NULL;
   add_merge_steps (steps, child, parent, &child_image, &parent_image,

@@ -403,6 +403,9 @@ marina_disks_sync (MarinaDisks *self, GPtrArray *machines)
       const char *object_path = marina_machine_get_object_path (machines->pdata[i]);
       attach (attached, config->boot_disk, object_path);
       attach (attached, config->cdrom, object_path);
+      attach (attached, config->floppy, object_path);
+      for (guint j = 0; j < config->drives->len; j++)
+        attach (attached, ((MarinaDrive *) config->drives->pdata[j])->path, object_path);
     }
   g_hash_table_iter_init (&iter, attached);
   while (g_hash_table_iter_next (&iter, &key, NULL))
@@ -604,20 +607,15 @@ marina_disks_delete (MarinaDisks *self, MarinaDisk *disk, GError **error)
 
 /* ---- create ------------------------------------------------------------------------- */
 
-typedef struct {
-  const char *key;
-  const char *type;
-} OptionType;
-
-static const OptionType create_options[] = {
+static const MarinaOptionType create_options[] = {
   { "format", "s" }, { "type", "s" }, { "size", "t" }, { "parent", "s" }, { NULL, NULL },
 };
-static const OptionType convert_options[] = { { "format", "s" }, { "type", "s" }, { NULL, NULL } };
+static const MarinaOptionType convert_options[] = { { "format", "s" }, { "type", "s" }, { NULL, NULL } };
 static const char *const formats[] = { "vhd", "vhdx", "qcow2", "raw", NULL };
 static const char *const types[] = { "dynamic", "fixed", "differencing", NULL };
 
-static const OptionType *
-find_option (const OptionType *known, const char *key)
+static const MarinaOptionType *
+find_option (const MarinaOptionType *known, const char *key)
 {
   for (; known->key; known++)
     if (g_str_equal (known->key, key))
@@ -625,11 +623,17 @@ find_option (const OptionType *known, const char *key)
   return NULL;
 }
 
-/* @names: the options, for a person ("format and type"). A parent may be
- * given as a path or a Disk object path. */
-static gboolean
-check_options (GVariant *options, const char *method, const OptionType *known, const char *names,
-               GError **error)
+/**
+ * marina_disks_check_options:
+ * @known: the keys and their types, ending with { NULL, NULL }
+ * @names: the options, for a person ("format and type")
+ *
+ * Refuses unknown keys and values of the wrong type. A parent may be given
+ * as a path or a Disk object path.
+ */
+gboolean
+marina_disks_check_options (GVariant *options, const char *method, const MarinaOptionType *known,
+                            const char *names, GError **error)
 {
   GVariantIter iter;
   const char *key;
@@ -639,7 +643,7 @@ check_options (GVariant *options, const char *method, const OptionType *known, c
   while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
       g_autoptr(GVariant) owned = value;
-      const OptionType *option = find_option (known, key);
+      const MarinaOptionType *option = find_option (known, key);
       if (option == NULL)
         return marina_error_invalid (error, "%s has no option '%s'; it takes %s", method, key,
                                      names);
@@ -758,7 +762,7 @@ make_spec (MarinaDisks *self, const char *path, GVariant *options, GError **erro
 
   spec->dir_fd = -1;
   spec->qemu_img = g_strdup (self->settings->qemu_img);
-  if (!check_options (options, "CreateDisk", create_options, "format, type, size and parent",
+  if (!marina_disks_check_options (options, "CreateDisk", create_options, "format, type, size and parent",
                       error))
     return NULL;
   if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))
@@ -930,7 +934,7 @@ chain_contains (MarinaDisks *self, MarinaDisk *user, MarinaDisk *disk)
 
 /* A running machine attached to @disk or to a disk whose chain goes
  * through it; with @saved also a saved one, whose saved state expects the
- * disks as they were. */
+ * disks as they were, and one with undo changes, whose overlay does. */
 static MarinaMachine *
 find_running_user (MarinaDisks *self, MarinaDisk *disk, gboolean saved)
 {
@@ -945,8 +949,9 @@ find_running_user (MarinaDisks *self, MarinaDisk *disk, gboolean saved)
         {
           MarinaMachine *machine = marina_manager_find_machine_path (self->manager, attached[j]);
           if (machine && (marina_machine_is_active (machine) ||
-                          (saved && g_str_equal (marina_dbus_machine_get_state (
-                                                   MARINA_DBUS_MACHINE (machine)), "saved"))))
+                          (saved && (g_str_equal (marina_dbus_machine_get_state (
+                                                    MARINA_DBUS_MACHINE (machine)), "saved") ||
+                                     marina_machine_has_undo_changes (machine)))))
             return machine;
         }
     }
@@ -984,6 +989,12 @@ marina_disks_check_idle (MarinaDisks *self, MarinaDisk *disk, gboolean writes, c
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
                         "Disk '%s' is in use by the running machine '%s'; turn it off "
                         "(or save it) before %s", path, marina_machine_get_config (machine)->name,
+                        doing), FALSE;
+  if (machine && !marina_machine_is_active (machine) &&
+      g_str_equal (marina_dbus_machine_get_state (MARINA_DBUS_MACHINE (machine)), "off"))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                        "Machine '%s' has undo changes over disk '%s'; commit or discard them "
+                        "before %s", marina_machine_get_config (machine)->name, path,
                         doing), FALSE;
   if (machine)
     return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
@@ -1087,7 +1098,7 @@ make_convert_spec (MarinaDisks *self, MarinaDisk *source, const char *path, GVar
 
   spec->dir_fd = -1;
   spec->qemu_img = g_strdup (self->settings->qemu_img);
-  if (!check_options (options, "Convert", convert_options, "format and type", error) ||
+  if (!marina_disks_check_options (options, "Convert", convert_options, "format and type", error) ||
       !marina_disks_check_idle (self, source, FALSE, "converting the disk", error))
     return NULL;
   if (!g_variant_dict_lookup (&dict, "format", "s", &spec->format))

@@ -11,6 +11,12 @@ G_BEGIN_DECLS
 
 typedef struct _MarinaManager MarinaManager;
 
+/* A key of an a{sv} of options and its type. */
+typedef struct {
+  const char *key;
+  const char *type;
+} MarinaOptionType;
+
 MarinaDisks  *marina_disks_new               (MarinaManager            *manager,
                                               GDBusObjectManagerServer *object_manager);
 void          marina_disks_free              (MarinaDisks *self);
@@ -55,6 +61,11 @@ void          marina_disks_sync              (MarinaDisks *self,
                                               GPtrArray   *machines);
 void          marina_disks_update_relations  (MarinaDisks *self);
 void          marina_disks_store             (MarinaDisks *self);
+gboolean      marina_disks_check_options     (GVariant               *options,
+                                              const char             *method,
+                                              const MarinaOptionType *known,
+                                              const char             *names,
+                                              GError                **error);
 gboolean      marina_disks_is_parent         (MarinaDisks *self,
                                               MarinaDisk  *parent);
 char         *marina_disks_children_of       (MarinaDisks *self,

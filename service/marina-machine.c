@@ -13,6 +13,9 @@
 
 #include "marina-authorizer.h"
 #include "marina-confinement.h"
+#include "marina-disk-steps.h"
+#include "marina-disk.h"
+#include "marina-disks.h"
 #include "marina-image.h"
 #include "marina-storage.h"
 #include "marina-error.h"
@@ -53,6 +56,8 @@ static const char *const state_names[] = {
 #define MIGRATION_POLL_MS 50
 #define SAVE_MAX_BANDWIDTH (G_GINT64_CONSTANT (1) << 40) /* bytes/s: no cap in practice */
 #define SERIAL_CHARDEV "serial0"
+/* The boot disk's undo overlay, in the machine directory. */
+#define UNDO_DISK "undo-disk0.qcow2"
 
 struct _MarinaMachine {
   MarinaDBusMachineSkeleton parent_instance;
@@ -84,6 +89,10 @@ struct _MarinaMachine {
   GTask *reattach_task;
   MarinaGuestAdditions *guest; /* the guest agent, while QEMU runs */
   uid_t qemu_uid;              /* the confined QEMU's own uid; 0: not confined */
+  MarinaJob *undo_job;         /* committing the undo disk */
+  char *undo_node;             /* while QEMU runs on an overlay: its format node */
+  guint undo_overlays;         /* overlays this run made after live commits */
+  gboolean live_commit;        /* undo_job commits while QEMU runs */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -376,6 +385,20 @@ network_adapters_variant (const MarinaMachineConfig *config)
   return g_variant_builder_end (&adapters);
 }
 
+static GVariant *
+drives_variant (const MarinaMachineConfig *config)
+{
+  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(ssuu)"));
+
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const MarinaDrive *drive = config->drives->pdata[i];
+      g_variant_builder_add (&builder, "(ssuu)", drive->path, marina_bus_to_string (drive->bus),
+                             drive->controller, drive->unit);
+    }
+  return g_variant_builder_end (&builder);
+}
+
 static void
 sync_config_properties (MarinaMachine *self)
 {
@@ -391,6 +414,10 @@ sync_config_properties (MarinaMachine *self)
   marina_dbus_machine_set_accelerator (iface, c->accelerator);
   marina_dbus_machine_set_boot_disk (iface, c->boot_disk ? c->boot_disk : "");
   marina_dbus_machine_set_cdrom (iface, c->cdrom ? c->cdrom : "");
+  marina_dbus_machine_set_floppy (iface, c->floppy ? c->floppy : "");
+  marina_dbus_machine_set_disks (iface, drives_variant (c));
+  marina_dbus_machine_set_undo_disks (iface, c->undo_disks);
+  marina_dbus_machine_set_undo_action (iface, marina_undo_action_to_string (c->undo_action));
   marina_dbus_machine_set_boot_order (iface, (const char *const *) c->boot_order);
   marina_dbus_machine_set_autostart (iface, marina_autostart_to_string (c->autostart));
   marina_dbus_machine_set_autostart_delay (iface, c->autostart_delay);
@@ -407,6 +434,16 @@ sync_saved_state (MarinaMachine *self)
 {
   marina_dbus_machine_set_has_saved_state (MARINA_DBUS_MACHINE (self),
                                            machine_file_exists (self, "saved.state"));
+  marina_dbus_machine_set_has_undo_changes (MARINA_DBUS_MACHINE (self),
+                                            machine_file_exists (self, UNDO_DISK));
+}
+
+/* Whether a run left changes in an undo overlay, which expects the boot
+ * disk as it is. */
+gboolean
+marina_machine_has_undo_changes (MarinaMachine *self)
+{
+  return machine_file_exists (self, UNDO_DISK);
 }
 
 static void
@@ -584,75 +621,103 @@ marina_machine_get_qemu_uid (MarinaMachine *self)
 }
 
 #define MAX_PARENTS 8
-#define MAX_GRANTS (7 + MAX_PARENTS)
+
+/* Whether this run writes to an undo overlay over the boot disk. */
+static gboolean
+uses_undo_disk (MarinaMachine *self)
+{
+  return self->config->undo_disks && self->config->boot_disk &&
+         marina_machine_has_undo_changes (self);
+}
 
 /* QEMU's names for the files of an x509 server, in [console] tls-dir. */
 static const char *const tls_files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
 
+static void
+add_grant (GArray *grants, GPtrArray *strings, char *owned_path, const char *path,
+           gboolean writable)
+{
+  MarinaGrant grant = { owned_path ? owned_path : path, writable };
+
+  if (owned_path)
+    g_ptr_array_add (strings, owned_path);
+  g_array_append_val (grants, grant);
+}
+
 /* QEMU opens a differencing disk's parents itself, read-only. Only parents in
  * a storage folder are opened to it: a qcow2 naming /etc/shadow as its
  * backing file must not get QEMU's uid an ACL entry on /etc/shadow. */
-static guint
-parent_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+static void
+add_parent_grants (MarinaMachine *self, const char *disk, GArray *grants, GPtrArray *strings)
 {
   const char *const *roots =
     (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
-  g_autoptr(MarinaImageInfo) info = marina_image_info_read (self->config->boot_disk, NULL);
-  guint n = 0;
+  g_autoptr(MarinaImageInfo) info = marina_image_info_read (disk, NULL);
 
-  while (info && info->parent_path && n < MAX_PARENTS)
+  for (guint n = 0; info && info->parent_path && n < MAX_PARENTS; n++)
     {
       char *parent = marina_storage_resolve_existing (roots, info->parent_path, NULL);
       if (parent == NULL)
         break;
-      g_ptr_array_add (strings, parent);
-      grants[n++] = (MarinaGrant) { parent, FALSE };
+      add_grant (grants, strings, parent, NULL, FALSE);
       marina_image_info_free (info);
       info = marina_image_info_read (parent, NULL);
     }
-  return n;
 }
 
-/* Fills @grants with what QEMU opens itself, its runtime folder (where it
- * makes its sockets) first; fds it is given (saved state, consoles) need
- * nothing. @strings keeps the paths made here. */
-static guint
-machine_grants (MarinaMachine *self, MarinaGrant *grants, GPtrArray *strings)
+static void
+add_disk_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
+{
+  const MarinaMachineConfig *config = self->config;
+
+  if (config->boot_disk)
+    {
+      gboolean undo = uses_undo_disk (self);
+      /* With undo disks the boot disk is only read: the run writes its overlay. */
+      add_grant (grants, strings, NULL, config->boot_disk, !undo);
+      if (undo)
+        add_grant (grants, strings, machine_file (self, UNDO_DISK), NULL, TRUE);
+      add_parent_grants (self, config->boot_disk, grants, strings);
+    }
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const char *path = ((MarinaDrive *) config->drives->pdata[i])->path;
+      add_grant (grants, strings, NULL, path, TRUE);
+      add_parent_grants (self, path, grants, strings);
+    }
+  if (config->cdrom)
+    add_grant (grants, strings, NULL, config->cdrom, FALSE);
+  if (config->floppy)
+    add_grant (grants, strings, NULL, config->floppy, TRUE);
+}
+
+/* What QEMU opens itself, its runtime folder (where it makes its sockets)
+ * first; fds it is given (saved state, consoles) need nothing. @strings
+ * keeps the paths made here. */
+static GArray *
+machine_grants (MarinaMachine *self, GPtrArray *strings)
 {
   const char *tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir;
-  char *serial_log = machine_file (self, "serial.log");
-  guint n = 0;
+  GArray *grants = g_array_new (FALSE, FALSE, sizeof (MarinaGrant));
 
-  g_ptr_array_add (strings, serial_log);
-  grants[n++] = (MarinaGrant) { self->runtime_dir, TRUE };
-  grants[n++] = (MarinaGrant) { serial_log, TRUE };
-  if (self->config->boot_disk)
-    {
-      grants[n++] = (MarinaGrant) { self->config->boot_disk, TRUE };
-      n += parent_grants (self, grants + n, strings);
-    }
-  if (self->config->cdrom)
-    grants[n++] = (MarinaGrant) { self->config->cdrom, FALSE };
+  add_grant (grants, strings, NULL, self->runtime_dir, TRUE);
+  add_grant (grants, strings, machine_file (self, "serial.log"), NULL, TRUE);
+  add_disk_grants (self, grants, strings);
   for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
-    {
-      char *path = g_build_filename (tls_dir, tls_files[i], NULL);
-      g_ptr_array_add (strings, path);
-      grants[n++] = (MarinaGrant) { path, FALSE };
-    }
-  return n;
+    add_grant (grants, strings, g_build_filename (tls_dir, tls_files[i], NULL), NULL, FALSE);
+  return grants;
 }
 
 static void
 release_confinement (MarinaMachine *self)
 {
-  MarinaGrant grants[MAX_GRANTS];
   g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
-  guint n;
+  g_autoptr(GArray) grants = NULL;
 
   if (self->qemu_uid == 0)
     return;
-  n = machine_grants (self, grants, strings);
-  marina_confinement_revoke (self->qemu_uid, grants, n);
+  grants = machine_grants (self, strings);
+  marina_confinement_revoke (self->qemu_uid, (MarinaGrant *) grants->data, grants->len);
   self->qemu_uid = 0;
 }
 
@@ -660,20 +725,23 @@ release_confinement (MarinaMachine *self)
 static gboolean
 prepare_confinement (MarinaMachine *self, MarinaQemuIdentity *identity, GError **error)
 {
-  MarinaGrant grants[MAX_GRANTS];
   g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) grants = NULL;
   uid_t uid = marina_manager_allocate_qemu_uid (self->manager, error);
-  guint n;
 
   if (uid == 0)
     return FALSE;
   marina_qemu_identity_init (identity, uid);
-  n = machine_grants (self, grants, strings);
-  if (!marina_confinement_grant (uid, grants, n, error))
+  grants = machine_grants (self, strings);
+  if (!marina_confinement_grant (uid, (MarinaGrant *) grants->data, grants->len, error))
     return FALSE;
   self->qemu_uid = uid;
   return TRUE;
 }
+
+static void apply_undo_action (MarinaMachine *self);
+static gboolean on_block_job_event (MarinaMachine *self, const char *name, JsonObject *data);
+static void live_commit_done (MarinaMachine *self, GError *error);
 
 static void
 on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer user_data)
@@ -705,6 +773,14 @@ on_qemu_exited (MarinaQemu *qemu, const char *how, const char *tail, gpointer us
   set_state (self, next, reason);
   finish_job_for_exit (self, reason);
   answer_turn_off_waiters (self);
+  g_clear_pointer (&self->undo_node, g_free);
+  if (self->live_commit)
+    live_commit_done (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                         _("Machine '%s' stopped before its undo disk was "
+                                           "committed; the undo disk holds the changes"),
+                                         self->config->name));
+  if (next == STATE_OFF)
+    apply_undo_action (self);
 }
 
 static void
@@ -713,6 +789,8 @@ on_qmp_event (MarinaQmp *qmp, const char *name, JsonObject *data, gint64 timesta
 {
   MarinaMachine *self = user_data;
 
+  if (g_str_has_prefix (name, "BLOCK_JOB_") && on_block_job_event (self, name, data))
+    return;
   if (g_str_equal (name, "SHUTDOWN") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
     self->guest_shut_down = TRUE;
   else if (g_str_equal (name, "RESET") && json_object_get_boolean_member_with_default (data, "guest", FALSE))
@@ -1306,6 +1384,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
   g_autofree char *serial = runtime_file (self, "serial.sock");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_autofree char *agent = runtime_file (self, "agent.sock");
+  g_autofree char *overlay = uses_undo_disk (self) ? machine_file (self, UNDO_DISK) : NULL;
   MarinaQemuRuntime runtime = {
     .qemu_binary = marina_manager_get_settings (self->manager)->qemu_binary,
     .accelerator = resolve_accelerator (self),
@@ -1317,6 +1396,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
     .boot_disk_nbd_socket = nbd_socket,
+    .boot_disk_overlay = overlay,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1441,6 +1521,9 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
       return FALSE;
     }
   watch_qemu (self, qemu);
+  g_free (self->undo_node);
+  self->undo_node = uses_undo_disk (self) ? g_strdup ("disk0-format") : NULL;
+  self->undo_overlays = 0;
   return write_pid_file (self, error);
 }
 
@@ -1676,6 +1759,878 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
     send_cont (self);
 }
 
+/* ---- additional disks and removable media ------------------------------------ */
+
+/* "disk" (o) or "path" (s), and "bus" (s); the disk is imported if need be. */
+static MarinaDisk *
+parse_attach_options (MarinaMachine *self, GVariant *options, MarinaBus *bus, GError **error)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+  const char *disk_path = NULL;
+  const char *path = NULL;
+  const char *bus_name = NULL;
+  MarinaDisk *disk;
+  static const MarinaOptionType known[] = {
+    { "disk", "o" }, { "path", "s" }, { "bus", "s" }, { NULL, NULL },
+  };
+
+  if (!marina_disks_check_options (options, "AttachDisk", known, "disk (o) or path (s), and bus (s)",
+                                   error))
+    return NULL;
+  g_variant_dict_lookup (&dict, "disk", "&o", &disk_path);
+  g_variant_dict_lookup (&dict, "path", "&s", &path);
+  if (disk_path == NULL && path == NULL)
+    return marina_error_invalid (error, "AttachDisk needs the disk: option disk (a Disk object "
+                                 "path, o) or path (s)"), NULL;
+  *bus = self->config->profile == MARINA_PROFILE_LEGACY ? MARINA_BUS_IDE : MARINA_BUS_VIRTIO;
+  if (g_variant_dict_lookup (&dict, "bus", "&s", &bus_name) &&
+      !marina_bus_from_string (bus_name, bus, error))
+    return NULL;
+  if (disk_path && !(disk = marina_manager_lookup_disk (self->manager, disk_path)))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_NOT_FOUND, "There is no disk %s",
+                        disk_path), NULL;
+  if (disk_path == NULL && !(disk = marina_manager_import_disk (self->manager, path, error)))
+    return NULL;
+  if (marina_disk_is_busy (disk) || marina_disk_get_task (disk))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY, "Disk '%s' is %s; wait for its "
+                        "job", marina_disk_get_path (disk),
+                        marina_disk_is_busy (disk) ? "being created" : marina_disk_get_task (disk)),
+           NULL;
+  return disk;
+}
+
+/* Checks, stores and applies a changed configuration; takes @config. */
+static gboolean
+apply_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) owned = config;
+
+  if (!marina_machine_config_validate (config, marina_manager_get_host_memory_mib (self->manager),
+                                       error) ||
+      !marina_manager_check_storage (self->manager, config, error))
+    return FALSE;
+  return replace_config (self, g_steal_pointer (&owned), error);
+}
+
+static gboolean
+handle_attach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, GVariant *options)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  g_autoptr(MarinaMachineConfig) config = NULL;
+  g_autoptr(MarinaDrive) drive = marina_drive_new ();
+  GError *error = NULL;
+  MarinaDisk *disk = NULL;
+  MarinaBus bus;
+
+  if (!check_state (self, "AttachDisk", &error, STATE_OFF) ||
+      !(disk = parse_attach_options (self, options, &bus, &error)))
+    return return_error (invocation, error);
+  drive->path = g_strdup (marina_disk_get_path (disk));
+  if (g_strcmp0 (drive->path, self->config->boot_disk) == 0 ||
+      marina_drive_list_find (self->config->drives, drive->path))
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_EXISTS,
+                                                  "Disk '%s' is attached to machine '%s' already",
+                                                  drive->path, self->config->name));
+  config = marina_machine_config_copy (self->config);
+  if (!marina_drive_list_place (config->drives, config->profile == MARINA_PROFILE_LEGACY, bus,
+                                drive, &error) ||
+      !(drive->format = marina_image_probe_format (drive->path, &error)))
+    return return_error (invocation, error);
+  g_ptr_array_add (config->drives, g_steal_pointer (&drive));
+  if (!apply_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "disk attached");
+  marina_dbus_machine_complete_attach_disk (iface, invocation, marina_disk_get_object_path (disk));
+  return TRUE;
+}
+
+static gboolean
+handle_detach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    const char *disk_path)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  MarinaDisk *disk = marina_manager_lookup_disk (self->manager, disk_path);
+  g_autoptr(MarinaMachineConfig) config = NULL;
+  GError *error = NULL;
+  MarinaDrive *drive;
+
+  if (!check_state (self, "DetachDisk", &error, STATE_OFF))
+    return return_error (invocation, error);
+  if (disk && g_strcmp0 (marina_disk_get_path (disk), self->config->boot_disk) == 0)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                                                  "Disk '%s' is the boot disk of machine '%s'; "
+                                                  "change the boot disk with SetConfig",
+                                                  marina_disk_get_path (disk), self->config->name));
+  config = marina_machine_config_copy (self->config);
+  drive = disk ? marina_drive_list_find (config->drives, marina_disk_get_path (disk)) : NULL;
+  if (drive == NULL)
+    return return_error (invocation, g_error_new (MARINA_ERROR, MARINA_ERROR_NOT_FOUND,
+                                                  "Disk %s is not attached to machine '%s'",
+                                                  disk ? marina_disk_get_path (disk) : disk_path,
+                                                  self->config->name));
+  g_ptr_array_remove (config->drives, drive);
+  if (!apply_config (self, g_steal_pointer (&config), &error))
+    return return_error (invocation, error);
+  log_event (self, "info", "config", "disk detached");
+  marina_dbus_machine_complete_detach_disk (iface, invocation);
+  return TRUE;
+}
+
+/* The CD/DVD drive ("cd0") or the floppy drive ("fd0") and its setting. */
+typedef struct {
+  const char *name;
+  const char *qdev;
+  gboolean writable;
+} MediaDrive;
+
+static const MediaDrive media_drives[] = {
+  { "cdrom", "cd0", FALSE },
+  { "floppy", "fd0", TRUE },
+};
+
+static char **
+media_field (MarinaMachineConfig *config, const MediaDrive *drive)
+{
+  return drive->writable ? &config->floppy : &config->cdrom;
+}
+
+static const MediaDrive *
+find_media_drive (MarinaMachine *self, const char *name, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (media_drives); i++)
+    if (g_str_equal (media_drives[i].name, name))
+      {
+        if (media_drives[i].writable && self->config->profile != MARINA_PROFILE_LEGACY)
+          return marina_error_invalid (error, "Machine '%s' has no floppy drive: only the legacy "
+                                       "profile has one", self->config->name), NULL;
+        return &media_drives[i];
+      }
+  return marina_error_invalid (error, "Unknown drive '%s'; use cdrom or floppy", name), NULL;
+}
+
+typedef struct {
+  MarinaMachine *self;
+  GDBusMethodInvocation *invocation;
+  const MediaDrive *drive;
+  char *path;   /* the new medium, or NULL: ejected */
+  guint nodes_deleted;
+} MediaChange;
+
+static void
+media_change_free (MediaChange *change)
+{
+  g_object_unref (change->self);
+  g_free (change->path);
+  g_free (change);
+}
+
+/* A confined QEMU opens a medium by path: it gets access to the new one,
+ * and loses it to the old one. */
+static gboolean
+regrant_media (MarinaMachine *self, const MediaDrive *drive, const char *old, const char *new,
+               GError **error)
+{
+  MarinaGrant grant = { new, drive->writable };
+  MarinaGrant previous = { old, drive->writable };
+
+  if (self->qemu_uid == 0)
+    return TRUE;
+  if (new && !marina_confinement_grant (self->qemu_uid, &grant, 1, error))
+    return FALSE;
+  if (old && g_strcmp0 (old, new) != 0)
+    marina_confinement_revoke (self->qemu_uid, &previous, 1);
+  return TRUE;
+}
+
+static gboolean
+store_medium (MarinaMachine *self, const MediaDrive *drive, const char *path, GError **error)
+{
+  g_autoptr(MarinaMachineConfig) config = marina_machine_config_copy (self->config);
+  char **field = media_field (config, drive);
+
+  g_free (*field);
+  *field = g_strdup (path);
+  return apply_config (self, g_steal_pointer (&config), error);
+}
+
+static void
+complete_media_change (MediaChange *change, GError *error)
+{
+  MarinaMachine *self = change->self;
+
+  if (error == NULL)
+    store_medium (self, change->drive, change->path, &error);
+  if (error)
+    {
+      g_dbus_method_invocation_take_error (change->invocation, error);
+      return media_change_free (change);
+    }
+  log_event (self, "info", "config", change->path ? "medium inserted" : "medium ejected");
+  if (change->path)
+    marina_dbus_machine_complete_insert_media (MARINA_DBUS_MACHINE (self), change->invocation);
+  else
+    marina_dbus_machine_complete_eject_media (MARINA_DBUS_MACHINE (self), change->invocation);
+  media_change_free (change);
+}
+
+static void
+finish_live_change (MediaChange *change)
+{
+  MarinaMachine *self = change->self;
+  const char *old = *media_field (self->config, change->drive);
+
+  if (g_strcmp0 (old, change->path) != 0)
+    regrant_media (self, change->drive, old, NULL, NULL);
+  complete_media_change (change, NULL);
+}
+
+static void delete_start_node (MediaChange *change);
+
+static void
+on_start_node_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MediaChange *change = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  /* Gone already after an earlier change: the nodes QEMU makes for a medium
+   * changed by QMP go with the medium. */
+  if (error || ++change->nodes_deleted == 2)
+    return finish_live_change (change);
+  delete_start_node (change);
+}
+
+/* The medium given at start is in named nodes ("cd0-format" over
+ * "cd0-file") that stay, with the image open, once out of the drive. */
+static void
+delete_start_node (MediaChange *change)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  g_autofree char *node = g_strconcat (change->drive->qdev,
+                                       change->nodes_deleted == 0 ? "-format" : "-file", NULL);
+
+  json_object_set_string_member (args, "node-name", node);
+  qmp_call (change->self, "blockdev-del", args, -1, on_start_node_deleted, change);
+}
+
+static void
+on_medium_changed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  MediaChange *change = user_data;
+  MarinaMachine *self = change->self;
+  g_autofree char *old = g_strdup (*media_field (self->config, change->drive));
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error == NULL)
+    return delete_start_node (change);
+  regrant_media (self, change->drive, change->path, old, NULL);
+  g_prefix_error (&error, "QEMU did not change the medium: ");
+  complete_media_change (change, error);
+}
+
+/* While QEMU runs: blockdev-change-medium opens the new image (after the
+ * old medium is ejected, as a drive's door would), eject takes it out. */
+static void
+change_medium_live (MediaChange *change)
+{
+  MarinaMachine *self = change->self;
+  g_autoptr(JsonObject) args = args_new ();
+  GError *error = NULL;
+
+  json_object_set_string_member (args, "id", change->drive->qdev);
+  if (change->path == NULL)
+    {
+      json_object_set_boolean_member (args, "force", TRUE);
+      qmp_call (self, "eject", args, -1, on_medium_changed, change);
+      return;
+    }
+  if (!regrant_media (self, change->drive, NULL, change->path, &error))
+    return complete_media_change (change, error);
+  json_object_set_string_member (args, "filename", change->path);
+  json_object_set_string_member (args, "format", "raw");
+  json_object_set_string_member (args, "read-only-mode",
+                                 change->drive->writable ? "read-write" : "read-only");
+  qmp_call (self, "blockdev-change-medium", args, -1, on_medium_changed, change);
+}
+
+static void
+change_medium (MarinaMachine *self, GDBusMethodInvocation *invocation, const char *method,
+               const char *name, const char *path)
+{
+  MediaChange *change;
+  GError *error = NULL;
+  const MediaDrive *drive;
+
+  if (!check_state (self, method, &error, STATE_OFF, STATE_RUNNING, STATE_PAUSED) ||
+      !(drive = find_media_drive (self, name, &error)))
+    {
+      g_dbus_method_invocation_take_error (invocation, error);
+      return;
+    }
+  change = g_new0 (MediaChange, 1);
+  change->self = g_object_ref (self);
+  change->invocation = invocation;
+  change->drive = drive;
+  change->path = g_strdup (path);
+  if (self->state == STATE_OFF)
+    complete_media_change (change, NULL);
+  else
+    change_medium_live (change);
+}
+
+static gboolean
+handle_insert_media (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                     const char *drive, const char *path)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  const char *const *roots =
+    (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
+  g_autofree char *resolved = NULL;
+  GError *error = NULL;
+
+  /* QEMU (confined or root) opens it by path: it must be an image in storage. */
+  if (!(resolved = marina_storage_resolve_existing (roots, path, &error)))
+    return return_error (invocation, error);
+  change_medium (self, invocation, "InsertMedia", drive, resolved);
+  return TRUE;
+}
+
+static gboolean
+handle_eject_media (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
+                    const char *drive)
+{
+  change_medium (MARINA_MACHINE (iface), invocation, "EjectMedia", drive, NULL);
+  return TRUE;
+}
+
+/* ---- undo disks ------------------------------------------------------------- */
+
+/* As Virtual Server's undo disks: with UndoDisks on, a run writes to a qcow2
+ * overlay over the boot disk (UNDO_DISK in the machine directory), made
+ * before the first run that needs one; the boot disk is opened read-only.
+ * At power-off UndoAction keeps it for the next run, commits it into the boot
+ * disk or discards it; a saved machine keeps it with its saved state. The
+ * overlay's own header is never trusted for its backing file (a confined
+ * QEMU may write the overlay): commit names the boot disk explicitly. */
+
+/* "undo disk committed into /path/boot.img" */
+static void
+log_about_undo_disk (MarinaMachine *self, const char *what)
+{
+  g_autofree char *message = g_strdup_printf ("undo disk %s %s", what, self->config->boot_disk);
+
+  log_event (self, "info", "disk", message);
+}
+
+static void
+fail_undo_start (MarinaMachine *self, GError *error)
+{
+  g_autoptr(GError) owned = error;
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  /* The overlay was made for this start and holds nothing yet. */
+  g_unlink (overlay);
+  sync_saved_state (self);
+  log_event (self, "error", "error", error->message);
+  finish_job (self, error, NULL);
+  set_state (self, STATE_OFF, "start-failed");
+}
+
+static gboolean
+launch (MarinaMachine *self, gboolean restore, GError **error)
+{
+  g_autofree char *qmp = runtime_file (self, "qmp.sock");
+
+  if (!spawn_qemu (self, restore, error))
+    return FALSE;
+  place_in_cgroup (self);
+  sync_process_properties (self, "", 0);
+  marina_qemu_connect_qmp_async (self->qemu, qmp, NULL, on_start_qmp_connected,
+                                 g_object_ref (self));
+  return TRUE;
+}
+
+static void
+on_undo_disk_made (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+
+  if (!marina_disk_steps_run_finish (result, &error))
+    return fail_undo_start (self, error);
+  sync_saved_state (self);
+  log_about_undo_disk (self, "made over");
+  if (!launch (self, FALSE, &error))
+    fail_undo_start (self, error);
+}
+
+static const char *
+boot_disk_driver (MarinaMachine *self, GError **error)
+{
+  if (self->config->boot_disk_format == NULL &&
+      !marina_machine_config_probe_formats (self->config, error))
+    return NULL;
+  return self->config->boot_disk_format;
+}
+
+/* The overlay is made under a temporary name and linked in place when whole. */
+static gboolean
+add_undo_disk_steps (MarinaMachine *self, MarinaDiskSteps *steps, GError **error)
+{
+  const char *driver = boot_disk_driver (self, error);
+  g_autoptr(MarinaImageInfo) info = NULL;
+  g_autofree char *size = NULL;
+  int dir_fd;
+  const char *temp;
+
+  if (driver == NULL)
+    return FALSE;
+  dir_fd = open (self->machine_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, _("Cannot open %s: %s"),
+                        self->machine_dir, g_strerror (errno)), FALSE;
+  temp = marina_disk_steps_temp (steps, dir_fd, self->machine_dir, UNDO_DISK, error);
+  close (dir_fd);
+  if (temp == NULL)
+    return FALSE;
+  /* With the size given (-u), qemu-img does not open the boot disk, which a
+   * running QEMU may hold locked (a new overlay after a live commit). */
+  info = marina_image_info_read (self->config->boot_disk, NULL);
+  size = info && info->virtual_size ? g_strdup_printf ("%" G_GUINT64_FORMAT, info->virtual_size)
+                                    : NULL;
+  marina_disk_steps_add (steps, 1.0, (const char *const[]) {
+    marina_manager_get_settings (self->manager)->qemu_img, "create", "-q", "-f", "qcow2",
+    "-b", self->config->boot_disk, "-F", driver, size ? "-u" : temp, size ? temp : size, size,
+    NULL });
+  marina_disk_steps_publish (steps, temp, UNDO_DISK, FALSE);
+  return TRUE;
+}
+
+/* A start that needs a new overlay makes it first, as part of the start job. */
+static MarinaJob *
+start_on_new_undo_disk (MarinaMachine *self, GError **error)
+{
+  g_autofree char *action = g_strdup_printf ("make the undo disk of machine '%s'",
+                                             self->config->name);
+  g_autoptr(MarinaDiskSteps) steps = NULL;
+
+  /* qemu-img reads the boot disk's chain: it must lie in storage, as QEMU's would. */
+  if (!marina_manager_check_storage (self->manager, self->config, error) ||
+      !boot_disk_driver (self, error))
+    return NULL;
+  begin_job (self, "start", FALSE);
+  steps = marina_disk_steps_new (self->job, action);
+  if (!add_undo_disk_steps (self, steps, error))
+    {
+      finish_job (self, *error, NULL);
+      return NULL;
+    }
+  set_state (self, STATE_STARTING, "user");
+  marina_disk_steps_run_async (g_steal_pointer (&steps), on_undo_disk_made, g_object_ref (self));
+  return self->job;
+}
+
+static gboolean
+check_undo_idle (MarinaMachine *self, GError **error)
+{
+  if (self->undo_job == NULL)
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                      _("The undo disk of machine '%s' is being committed into its boot disk; "
+                        "wait for job %s"), self->config->name, job_path (self->undo_job)), FALSE;
+}
+
+static gboolean
+check_undo_changes (MarinaMachine *self, const char *method, GError **error)
+{
+  if (!check_state (self, method, error, STATE_OFF) || !check_undo_idle (self, error))
+    return FALSE;
+  if (marina_machine_has_undo_changes (self))
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      _("Machine '%s' has no undo changes to commit or discard"),
+                      self->config->name), FALSE;
+}
+
+/* A run that began on an overlay, started by this marinad (which knows its nodes). */
+static gboolean
+check_live_undo (MarinaMachine *self, GError **error)
+{
+  if (self->undo_node)
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      _("Machine '%s' is not running on an undo disk (it has undo disks off, or "
+                        "was started before marinad restarted); commit when it is off"),
+                      self->config->name), FALSE;
+}
+
+static gboolean
+discard_undo_disk (MarinaMachine *self, GError **error)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  if (g_unlink (overlay) != 0 && errno != ENOENT)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+                        _("Cannot delete the undo disk %s: %s"), overlay, g_strerror (errno)), FALSE;
+  sync_saved_state (self);
+  log_about_undo_disk (self, "discarded, leaving as it was");
+  return TRUE;
+}
+
+static void
+on_undo_committed (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  g_autoptr(MarinaJob) job = g_steal_pointer (&self->undo_job);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+
+  if (marina_disk_steps_run_finish (result, &error) && g_unlink (overlay) != 0)
+    error = g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                         _("Cannot delete the committed undo disk %s: %s"), overlay,
+                         g_strerror (errno));
+  sync_saved_state (self);
+  if (error)
+    log_event (self, "error", "disk", error->message);
+  else
+    log_about_undo_disk (self, "committed into");
+  marina_job_complete (job, error, error ? NULL : "The changes are in the boot disk");
+}
+
+/* qemu-img commit, with the overlay's backing named here, not read from it. */
+static MarinaJob *
+begin_undo_commit (MarinaMachine *self, GError **error)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+  g_autofree char *action = g_strdup_printf ("commit the undo disk of machine '%s' into '%s'",
+                                             self->config->name, self->config->boot_disk);
+  g_autofree char *escaped_overlay = marina_qemu_escape_option_value (overlay);
+  g_autofree char *escaped_base = NULL;
+  g_autofree char *image = NULL;
+  const char *driver = boot_disk_driver (self, error);
+  MarinaDiskSteps *steps;
+
+  if (driver == NULL || !marina_manager_check_storage (self->manager, self->config, error))
+    return NULL;
+  escaped_base = marina_qemu_escape_option_value (self->config->boot_disk);
+  image = g_strdup_printf ("driver=qcow2,file.driver=file,file.filename=%s,backing.driver=%s,"
+                           "backing.file.driver=file,backing.file.filename=%s", escaped_overlay,
+                           driver, escaped_base);
+  self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
+  marina_manager_add_job (self->manager, self->undo_job);
+  steps = marina_disk_steps_new (self->undo_job, action);
+  marina_disk_steps_add (steps, 1.0, (const char *const[]) {
+    marina_manager_get_settings (self->manager)->qemu_img, "commit", "-p", "-d", "--image-opts",
+    image, NULL });
+  marina_disk_steps_run_async (steps, on_undo_committed, g_object_ref (self));
+  return self->undo_job;
+}
+
+/* ---- undo disks: commit while running ---------------------------------------- */
+
+/* QEMU's active commit: the boot disk is reopened writable, the overlay's
+ * data mirrored into it (block-commit) until QEMU says BLOCK_JOB_READY, then
+ * the device pivots to the boot disk (block-job-complete). The old overlay
+ * goes, and a new, empty one is put over the boot disk (blockdev-snapshot),
+ * so the rest of the run is undoable again. */
+
+#define UNDO_COMMIT_JOB "undo-commit"
+
+static void
+live_commit_done (MarinaMachine *self, GError *error)
+{
+  g_autoptr(MarinaJob) job = g_steal_pointer (&self->undo_job);
+  g_autoptr(GError) owned = error;
+
+  self->live_commit = FALSE;
+  sync_saved_state (self);
+  if (error)
+    log_event (self, "error", "disk", error->message);
+  else
+    log_about_undo_disk (self, "committed while running into");
+  if (job)
+    marina_job_complete (job, error, error ? NULL : "The changes are in the boot disk");
+}
+
+static void
+on_live_commit_call (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error == NULL)
+    return;
+  g_prefix_error (&error, _("Cannot commit the undo disk of machine '%s' while it runs: "),
+                  self->config->name);
+  live_commit_done (self, error);
+}
+
+static char *
+file_node_of (const char *format_node)
+{
+  g_autofree char *stem = g_strndup (format_node, strlen (format_node) - strlen ("-format"));
+
+  return g_strconcat (stem, "-file", NULL);
+}
+
+static void
+on_new_overlay_attached (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    g_prefix_error (&error, _("The undo disk of machine '%s' is committed, but the new one "
+                              "could not be put in place (the rest of this run writes the boot "
+                              "disk): "), self->config->name);
+  live_commit_done (self, error);
+}
+
+static void
+snapshot_onto_new_overlay (MarinaMachine *self)
+{
+  g_autoptr(JsonObject) args = args_new ();
+
+  json_object_set_string_member (args, "node", "disk0-base-format");
+  json_object_set_string_member (args, "overlay", self->undo_node);
+  qmp_call (self, "blockdev-snapshot", args, -1, on_new_overlay_attached, g_object_ref (self));
+}
+
+static void
+on_new_overlay_added (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+
+  if (error)
+    return on_new_overlay_attached (source, result, g_steal_pointer (&self));
+  snapshot_onto_new_overlay (self);
+}
+
+static void
+add_new_overlay_node (MarinaMachine *self)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  g_autoptr(JsonObject) file = args_new ();
+  g_autofree char *path = machine_file (self, UNDO_DISK);
+  g_autofree char *file_node = NULL;
+  MarinaGrant grant = { path, TRUE };
+  GError *error = NULL;
+
+  if (self->qemu_uid && !marina_confinement_grant (self->qemu_uid, &grant, 1, &error))
+    return live_commit_done (self, error);
+  g_free (self->undo_node);
+  self->undo_node = g_strdup_printf ("undo%u-format", ++self->undo_overlays);
+  file_node = file_node_of (self->undo_node);
+  json_object_set_string_member (file, "driver", "file");
+  json_object_set_string_member (file, "node-name", file_node);
+  json_object_set_string_member (file, "filename", path);
+  json_object_set_string_member (args, "driver", "qcow2");
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  json_object_set_object_member (args, "file", g_steal_pointer (&file));
+  json_object_set_null_member (args, "backing");
+  qmp_call (self, "blockdev-add", args, -1, on_new_overlay_added, g_object_ref (self));
+}
+
+static void
+on_new_overlay_made (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+
+  if (!marina_disk_steps_run_finish (result, &error))
+    return live_commit_done (self, error);
+  add_new_overlay_node (self);
+}
+
+static void
+make_new_overlay (MarinaMachine *self)
+{
+  g_autofree char *overlay = machine_file (self, UNDO_DISK);
+  g_autofree char *action = g_strdup_printf ("make a new undo disk for machine '%s'",
+                                             self->config->name);
+  g_autoptr(MarinaDiskSteps) steps = marina_disk_steps_new (self->undo_job, action);
+  GError *error = NULL;
+
+  g_unlink (overlay);
+  if (!add_undo_disk_steps (self, steps, &error))
+    return live_commit_done (self, error);
+  marina_disk_steps_run_async (g_steal_pointer (&steps), on_new_overlay_made, g_object_ref (self));
+}
+
+static void
+on_old_overlay_deleted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = NULL;
+  g_autofree char *file_node = NULL;
+
+  if (error)
+    return live_commit_done (self, error);
+  if (g_str_has_suffix (self->undo_node, "-file"))
+    return make_new_overlay (self);
+  /* The format node went first; now its file node, which holds the file open. */
+  file_node = file_node_of (self->undo_node);
+  g_free (self->undo_node);
+  self->undo_node = g_steal_pointer (&file_node);
+  args = args_new ();
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  qmp_call (self, "blockdev-del", args, -1, on_old_overlay_deleted, g_object_ref (self));
+}
+
+/* The device uses the boot disk now: the old overlay's nodes go. */
+static void
+on_live_commit_completed (MarinaMachine *self, JsonObject *data)
+{
+  g_autoptr(JsonObject) args = args_new ();
+  const char *failure = json_object_get_string_member_with_default (data, "error", NULL);
+
+  if (failure)
+    return live_commit_done (self, g_error_new (MARINA_ERROR, MARINA_ERROR_FAILED,
+                                                _("QEMU could not commit the undo disk of "
+                                                  "machine '%s': %s"), self->config->name,
+                                                failure));
+  json_object_set_string_member (args, "node-name", self->undo_node);
+  qmp_call (self, "blockdev-del", args, -1, on_old_overlay_deleted, g_object_ref (self));
+}
+
+static gboolean
+on_block_job_event (MarinaMachine *self, const char *name, JsonObject *data)
+{
+  g_autoptr(JsonObject) args = NULL;
+
+  if (self->undo_job == NULL ||
+      g_strcmp0 (json_object_get_string_member_with_default (data, "device", NULL),
+                 UNDO_COMMIT_JOB) != 0)
+    return FALSE;
+  if (g_str_equal (name, "BLOCK_JOB_COMPLETED"))
+    on_live_commit_completed (self, data);
+  else if (g_str_equal (name, "BLOCK_JOB_READY"))
+    {
+      args = args_new ();
+      json_object_set_string_member (args, "device", UNDO_COMMIT_JOB);
+      qmp_call (self, "block-job-complete", args, -1, on_live_commit_call, g_object_ref (self));
+    }
+  return TRUE;
+}
+
+static void
+on_boot_disk_writable (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaMachine) self = user_data;
+  GError *error = NULL;
+  g_autoptr(JsonNode) ret = qmp_call_finish (result, &error);
+  g_autoptr(JsonObject) args = args_new ();
+
+  if (error)
+    return on_live_commit_call (source, result, g_steal_pointer (&self));
+  json_object_set_string_member (args, "job-id", UNDO_COMMIT_JOB);
+  json_object_set_string_member (args, "device", self->undo_node);
+  json_object_set_string_member (args, "base-node", "disk0-base-format");
+  qmp_call (self, "block-commit", args, -1, on_live_commit_call, g_object_ref (self));
+}
+
+static JsonObject *
+reopen_options (const char *driver, const char *node, const char *child_key, const char *child)
+{
+  JsonObject *options = args_new ();
+
+  json_object_set_string_member (options, "driver", driver);
+  json_object_set_string_member (options, "node-name", node);
+  json_object_set_string_member (options, child_key, child);
+  json_object_set_boolean_member (options, "read-only", FALSE);
+  return options;
+}
+
+/* The boot disk was opened read-only for the run; the commit writes it. */
+static MarinaJob *
+begin_live_commit (MarinaMachine *self, GError **error)
+{
+  MarinaGrant grant = { self->config->boot_disk, TRUE };
+  g_autoptr(JsonObject) args = args_new ();
+  JsonArray *options = json_array_new ();
+  const char *driver = boot_disk_driver (self, error);
+
+  if (driver == NULL || (self->qemu_uid && !marina_confinement_grant (self->qemu_uid, &grant, 1,
+                                                                       error)))
+    {
+      json_array_unref (options);
+      return NULL;
+    }
+  json_array_add_object_element (options, reopen_options (driver, "disk0-base-format", "file",
+                                                          "disk0-base-file"));
+  json_array_add_object_element (options, reopen_options ("file", "disk0-base-file", "filename",
+                                                          self->config->boot_disk));
+  json_object_set_array_member (args, "options", options);
+  self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
+  self->live_commit = TRUE;
+  marina_manager_add_job (self->manager, self->undo_job);
+  qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
+  return self->undo_job;
+}
+
+/* At power-off (and when a saved state is discarded): the run is over. */
+static void
+apply_undo_action (MarinaMachine *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_machine_has_undo_changes (self))
+    return;
+  switch (self->config->undo_action)
+    {
+    case MARINA_UNDO_ACTION_KEEP:
+      log_event (self, "info", "disk", "undo disk kept for the next run");
+      return;
+    case MARINA_UNDO_ACTION_DISCARD:
+      discard_undo_disk (self, &error);
+      break;
+    case MARINA_UNDO_ACTION_COMMIT:
+      begin_undo_commit (self, &error);
+      break;
+    }
+  if (error)
+    log_event (self, "error", "disk", error->message);
+}
+
+static gboolean
+handle_commit_undo_disks (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+  MarinaJob *job = NULL;
+
+  if (self->state == STATE_RUNNING || self->state == STATE_PAUSED)
+    {
+      if (!check_undo_idle (self, &error) || !check_live_undo (self, &error) ||
+          !(job = begin_live_commit (self, &error)))
+        return return_error (invocation, error);
+    }
+  else if (!check_undo_changes (self, "CommitUndoDisks", &error) ||
+           !(job = begin_undo_commit (self, &error)))
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_commit_undo_disks (iface, invocation, job_path (job));
+  return TRUE;
+}
+
+static gboolean
+handle_discard_undo_disks (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation)
+{
+  MarinaMachine *self = MARINA_MACHINE (iface);
+  GError *error = NULL;
+
+  if (!check_undo_changes (self, "DiscardUndoDisks", &error) || !discard_undo_disk (self, &error))
+    return return_error (invocation, error);
+  marina_dbus_machine_complete_discard_undo_disks (iface, invocation);
+  return TRUE;
+}
+
 static MarinaJob *
 begin_start (MarinaMachine *self, GError **error)
 {
@@ -1683,10 +2638,15 @@ begin_start (MarinaMachine *self, GError **error)
   g_autofree char *qmp = runtime_file (self, "qmp.sock");
 
   if (!check_state (self, "Start", error, STATE_OFF, STATE_SAVED) ||
+      !check_undo_idle (self, error) ||
+      !marina_manager_check_disks_idle (self->manager, self->config, error) ||
       !marina_manager_check_memory (self->manager, self->config->id, error) ||
       !marina_manager_check_cpu_reserve (self->manager, self->config->id, self->config->vcpus,
                                          self->config->cpu_reserve, error))
     return NULL;
+  if (!restore && self->config->undo_disks && self->config->boot_disk &&
+      !marina_machine_has_undo_changes (self))
+    return start_on_new_undo_disk (self, error);
   if (!spawn_qemu (self, restore, error))
     return NULL;
   place_in_cgroup (self);
@@ -1872,7 +2832,8 @@ on_stopped_for_save (GObject *source, GAsyncResult *result, gpointer user_data)
 static MarinaJob *
 begin_save (MarinaMachine *self, GError **error)
 {
-  if (!check_state (self, "Save", error, STATE_RUNNING, STATE_PAUSED))
+  if (!check_state (self, "Save", error, STATE_RUNNING, STATE_PAUSED) ||
+      !check_undo_idle (self, error))
     return NULL;
   touch_machine_file (self, "saved.paused", self->state == STATE_PAUSED);
   begin_job (self, "save", FALSE);
@@ -1911,6 +2872,7 @@ handle_discard_saved_state (MarinaDBusMachine *iface, GDBusMethodInvocation *inv
   touch_machine_file (self, "saved.paused", FALSE);
   sync_saved_state (self);
   set_state (self, STATE_OFF, "saved-state-discarded");
+  apply_undo_action (self);
   marina_dbus_machine_complete_discard_saved_state (iface, invocation);
   return TRUE;
 }
@@ -2090,7 +3052,7 @@ delete_machine_files (MarinaMachine *self)
 {
   static const char *const names[] = {
     "saved.state", "saved.state.part", "saved.paused", "serial.log", "was-running",
-    "unregistered", "registered-path", "config.xml", NULL,
+    "unregistered", "registered-path", "config.xml", UNDO_DISK, NULL,
   };
 
   g_unlink (self->config_path);
@@ -2150,6 +3112,13 @@ check_config_change (MarinaMachine *self, const MarinaMachineConfig *config, GEr
                           "GetConfig returned it"), self->config->name), FALSE;
   if (!marina_manager_check_name_free (self->manager, config->name, config->id, error))
     return FALSE;
+  /* The overlay holds changes over this boot disk, which must stay. */
+  if (marina_machine_has_undo_changes (self) &&
+      (!config->undo_disks || g_strcmp0 (config->boot_disk, self->config->boot_disk) != 0))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                        _("Machine '%s' has undo changes over its boot disk; commit or discard "
+                          "them (CommitUndoDisks, DiscardUndoDisks) before changing the boot "
+                          "disk or turning undo disks off"), self->config->name), FALSE;
   changed = self->state == STATE_OFF ? NULL
                                      : marina_machine_config_hardware_differs (self->config, config);
   if (changed)
@@ -2566,6 +3535,12 @@ marina_machine_iface_init (MarinaDBusMachineIface *iface)
   iface->handle_add_network_adapter = handle_add_network_adapter;
   iface->handle_remove_network_adapter = handle_remove_network_adapter;
   iface->handle_configure_network_adapter = handle_configure_network_adapter;
+  iface->handle_commit_undo_disks = handle_commit_undo_disks;
+  iface->handle_attach_disk = handle_attach_disk;
+  iface->handle_detach_disk = handle_detach_disk;
+  iface->handle_insert_media = handle_insert_media;
+  iface->handle_eject_media = handle_eject_media;
+  iface->handle_discard_undo_disks = handle_discard_undo_disks;
 }
 
 static void
@@ -2579,6 +3554,7 @@ marina_machine_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->qemu, self);
   g_clear_object (&self->qemu);
   g_clear_object (&self->job);
+  g_clear_object (&self->undo_job);
   g_clear_object (&self->metrics);
   drop_guest_additions (self);
   G_OBJECT_CLASS (marina_machine_parent_class)->dispose (object);
@@ -2595,6 +3571,7 @@ marina_machine_finalize (GObject *object)
   g_free (self->config_path);
   g_free (self->runtime_dir);
   g_free (self->expected_exit_reason);
+  g_free (self->undo_node);
   g_ptr_array_unref (self->turn_off_waiters);
   G_OBJECT_CLASS (marina_machine_parent_class)->finalize (object);
 }

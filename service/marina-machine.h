@@ -31,6 +31,7 @@ void                       marina_machine_stop_for_host   (MarinaMachine      *s
                                                            GAsyncReadyCallback callback,
                                                            gpointer            user_data);
 gboolean                   marina_machine_is_active       (MarinaMachine *self);
+gboolean                   marina_machine_has_undo_changes (MarinaMachine *self);
 void                       marina_machine_run_script      (MarinaMachine *self,
                                                            const char    *event,
                                                            const char    *reason);

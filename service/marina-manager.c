@@ -276,7 +276,7 @@ gboolean
 marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *config,
                               GError **error)
 {
-  const char *const images[] = { config->boot_disk, config->cdrom };
+  const char *const images[] = { config->boot_disk, config->cdrom, config->floppy };
   const char *const *roots = (const char *const *) self->settings->storage_paths;
 
   for (guint i = 0; i < G_N_ELEMENTS (images); i++)
@@ -284,6 +284,13 @@ marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *co
       return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
   if (config->boot_disk && !marina_image_check_qemu_reads (config->boot_disk, error))
     return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  for (guint i = 0; i < config->drives->len; i++)
+    {
+      const char *path = ((MarinaDrive *) config->drives->pdata[i])->path;
+      if (!check_image_confined (roots, path, error) ||
+          !marina_image_check_qemu_reads (path, error))
+        return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+    }
   return TRUE;
 }
 
@@ -374,6 +381,53 @@ machines_as_array (MarinaManager *self)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (machines, value);
   return machines;
+}
+
+static gboolean
+check_disk_idle (MarinaManager *self, const char *path, GError **error)
+{
+  MarinaDisk *disk = marina_disks_find_path (self->disks, path);
+
+  if (disk == NULL || (!marina_disk_is_busy (disk) && !marina_disk_get_task (disk)))
+    return TRUE;
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                      "Disk '%s' is %s; wait for its job to end (or cancel it)", path,
+                      marina_disk_is_busy (disk) ? "being created" : marina_disk_get_task (disk)),
+         FALSE;
+}
+
+/**
+ * marina_manager_check_disks_idle:
+ *
+ * A machine starts only when no job (a merge, a compaction) is rewriting
+ * one of its disks.
+ */
+gboolean
+marina_manager_check_disks_idle (MarinaManager *self, const MarinaMachineConfig *config,
+                                 GError **error)
+{
+  const char *const images[] = { config->boot_disk, config->cdrom, config->floppy };
+
+  for (guint i = 0; i < G_N_ELEMENTS (images); i++)
+    if (images[i] && !check_disk_idle (self, images[i], error))
+      return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  for (guint i = 0; i < config->drives->len; i++)
+    if (!check_disk_idle (self, ((MarinaDrive *) config->drives->pdata[i])->path, error))
+      return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
+  return TRUE;
+}
+
+/* The known disk at @path (imported if need be), for a machine attaching it. */
+MarinaDisk *
+marina_manager_import_disk (MarinaManager *self, const char *path, GError **error)
+{
+  return marina_disks_import (self->disks, path, error);
+}
+
+MarinaDisk *
+marina_manager_lookup_disk (MarinaManager *self, const char *object_path)
+{
+  return marina_disks_lookup (self->disks, object_path);
 }
 
 /* After a machine came, went or changed its configuration: its disks are

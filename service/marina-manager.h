@@ -4,6 +4,7 @@
 #include "marina-dbus-generated.h"
 #include "marina-authorizer.h"
 #include "marina-cgroups.h"
+#include "marina-disk.h"
 #include "marina-job.h"
 #include "marina-metrics.h"
 #include "marina-machine-config.h"
@@ -86,6 +87,14 @@ gboolean              marina_manager_check_name_free      (MarinaManager *self,
 void                  marina_manager_forget_machine       (MarinaManager *self,
                                                            const char    *id);
 void                  marina_manager_sync_disks           (MarinaManager *self);
+gboolean              marina_manager_check_disks_idle     (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
+MarinaDisk           *marina_manager_import_disk          (MarinaManager *self,
+                                                           const char    *path,
+                                                           GError       **error);
+MarinaDisk           *marina_manager_lookup_disk          (MarinaManager *self,
+                                                           const char    *object_path);
 gboolean              marina_manager_check_storage        (MarinaManager             *self,
                                                            const MarinaMachineConfig *config,
                                                            GError                   **error);

@@ -446,6 +446,10 @@ def test_rights_on_a_system_like_bus(workdir):
         denied(disk, DISK_IFACE, "Delete", right="full")
         denied(disk, DISK_IFACE, "SetAccess", "a(sss)", [("user", "nobody", "full")], right="full")
         denied(disk, DISK_IFACE, "Convert", "sa{sv}", os.path.join(storage(service), "c.vhd"), {})
+        denied(disk, DISK_IFACE, "Merge")
+        denied(disk, DISK_IFACE, "MergeTo", "s", os.path.join(storage(service), "m.qcow2"))
+        denied(disk, DISK_IFACE, "Compact")
+        denied(disk, DISK_IFACE, "Resize", "t", 2 * MIB)
         # Reading is public, as the properties are.
         assert call_as("nobody", bus, MANAGER_PATH, MANAGER_IFACE, "ListDisks") == [disk]
         assert call_as("nobody", bus, disk, DISK_IFACE, "Inspect")["chain"][0]["path"] == path

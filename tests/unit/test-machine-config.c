@@ -354,6 +354,67 @@ test_hardware_differs (void)
 
 /* ---- XML ---- */
 
+static MarinaDrive *
+drive_new (const char *path, MarinaBus bus, guint controller, guint unit)
+{
+  MarinaDrive *drive = marina_drive_new ();
+
+  drive->path = g_strdup (path);
+  drive->format = g_strdup ("vpc");
+  drive->bus = bus;
+  drive->controller = controller;
+  drive->unit = unit;
+  return drive;
+}
+
+/* Slots of each bus and the limits stated when one is full. */
+static void
+test_drive_slots (void)
+{
+  g_autoptr(GPtrArray) drives = marina_drive_list_new ();
+  g_autoptr(GError) error = NULL;
+  MarinaDrive placed = { 0 };
+
+  g_assert_true (marina_drive_list_place (drives, TRUE, MARINA_BUS_IDE, &placed, &error));
+  g_assert_cmpuint (placed.controller, ==, 0);
+  g_assert_cmpuint (placed.unit, ==, 1);
+  g_ptr_array_add (drives, drive_new ("/a", MARINA_BUS_IDE, 0, 1));
+  g_ptr_array_add (drives, drive_new ("/b", MARINA_BUS_IDE, 1, 1));
+  g_assert_true (marina_drive_list_validate (drives, TRUE, &error));
+  g_assert_false (marina_drive_list_place (drives, TRUE, MARINA_BUS_IDE, &placed, &error));
+  g_assert_error (error, MARINA_ERROR, MARINA_ERROR_INSUFFICIENT_RESOURCES);
+  g_assert_nonnull (strstr (error->message, "4 drives (2 channels × 2)"));
+  g_clear_error (&error);
+  g_assert_false (marina_drive_list_place (drives, FALSE, MARINA_BUS_IDE, &placed, &error));
+  g_assert_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  /* Unit 0 of each channel is the boot disk's and the CD/DVD drive's. */
+  g_ptr_array_add (drives, drive_new ("/c", MARINA_BUS_IDE, 1, 0));
+  g_assert_false (marina_drive_list_validate (drives, TRUE, &error));
+  g_assert_nonnull (strstr (error->message, "IDE channel 1 unit 0"));
+  g_clear_error (&error);
+  g_ptr_array_remove_index (drives, 2);
+  for (guint c = 0; c < MARINA_SCSI_CONTROLLERS; c++)
+    for (guint u = 0; u < MARINA_SCSI_UNITS; u++)
+      {
+        g_autofree char *path = g_strdup_printf ("/scsi%u-%u", c, u);
+        g_assert_true (marina_drive_list_place (drives, TRUE, MARINA_BUS_SCSI, &placed, &error));
+        g_assert_cmpuint (placed.controller, ==, c);
+        g_assert_cmpuint (placed.unit, ==, u);
+        g_ptr_array_add (drives, drive_new (path, MARINA_BUS_SCSI, c, u));
+      }
+  g_assert_true (marina_drive_list_validate (drives, TRUE, &error));
+  g_assert_false (marina_drive_list_place (drives, TRUE, MARINA_BUS_SCSI, &placed, &error));
+  g_assert_nonnull (strstr (error->message, "28 disks (4 controllers × 7)"));
+  g_clear_error (&error);
+  g_ptr_array_add (drives, drive_new ("/a", MARINA_BUS_SCSI, 0, 7));
+  g_assert_false (marina_drive_list_validate (drives, TRUE, &error));
+  g_assert_nonnull (strstr (error->message, "id 7 is no slot"));
+  g_clear_error (&error);
+  g_assert_false (marina_drive_list_validate (drives, FALSE, &error));
+  g_assert_nonnull (strstr (error->message, "modern profile attaches additional disks on virtio"));
+}
+
 static MarinaMachineConfig *
 round_trip (const MarinaMachineConfig *config)
 {
@@ -395,6 +456,10 @@ test_xml_round_trip (void)
   config->autostart = MARINA_AUTOSTART_IF_RUNNING;
   config->autostart_delay = G_MAXUINT;
   config->stop_action = MARINA_STOP_ACTION_TURN_OFF;
+  config->floppy = g_strdup ("/floppies/a & b.flp");
+  config->undo_disks = TRUE;
+  config->undo_action = MARINA_UNDO_ACTION_DISCARD;
+  g_ptr_array_add (config->drives, drive_new ("/disks/data <1>.vhd", MARINA_BUS_SCSI, 3, 6));
   g_clear_pointer (&parsed, marina_machine_config_free);
   parsed = round_trip (config);
 
@@ -661,6 +726,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/devices/config/defaults", test_defaults);
+  g_test_add_func ("/devices/config/drive-slots", test_drive_slots);
   g_test_add_func ("/devices/config/copy-equal", test_copy_equal);
   g_test_add_func ("/devices/config/enum-strings", test_enum_strings);
   g_test_add_func ("/devices/config/options/good", test_options_good);

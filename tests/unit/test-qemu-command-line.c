@@ -516,8 +516,8 @@ static char *
 qmp (GDataInputStream *in, GOutputStream *out, const char *command)
 {
   g_autoptr(GError) error = NULL;
-  /* One write: QEMU acts on a command at its closing brace, so after a quit
-   * a separate newline would find the socket closed. */
+  /* One write: QEMU runs "quit" as soon as the JSON object is complete and
+   * may be gone before a separate newline (EPIPE, with exit status 0). */
   g_autofree char *line_out = g_strconcat (command, "\n", NULL);
 
   if (!g_output_stream_write_all (out, line_out, strlen (line_out), NULL, NULL, &error))
@@ -652,6 +652,78 @@ test_real_legacy (Fixture *fixture, gconstpointer data)
   run_real_qemu (fixture, config, checks);
 }
 
+static MarinaDrive *
+drive_new (const char *path, MarinaBus bus, guint controller, guint unit)
+{
+  MarinaDrive *drive = marina_drive_new ();
+
+  drive->path = g_strdup (path);
+  drive->format = g_strdup ("qcow2");
+  drive->bus = bus;
+  drive->controller = controller;
+  drive->unit = unit;
+  return drive;
+}
+
+/* Undo disks: the boot disk read-only under the overlay the device uses. */
+static void
+test_undo_overlay (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("undo", MARINA_PROFILE_MODERN);
+  g_autofree char *overlay = g_build_filename (fixture->dir, "undo-disk0.qcow2", NULL);
+  MarinaQemuRuntime runtime = fixture->runtime;
+  g_autofree char *escaped = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *top = NULL;
+  g_auto(GStrv) argv = NULL;
+
+  config->boot_disk = g_strdup (fixture->raw_image);
+  config->boot_disk_format = g_strdup ("raw");
+  runtime.boot_disk_overlay = overlay;
+  argv = build (config, &runtime);
+  escaped = marina_qemu_escape_option_value (fixture->raw_image);
+  base = g_strdup_printf ("driver=file,node-name=disk0-base-file,filename=%s,cache.direct=off,"
+                          "read-only=on", escaped);
+  top = g_strdup_printf ("driver=file,node-name=disk0-file,filename=%s,cache.direct=off",
+                         overlay);
+  assert_option (argv, "-blockdev", base);
+  assert_option (argv, "-blockdev",
+                 "driver=raw,node-name=disk0-base-format,file=disk0-base-file,read-only=on");
+  assert_option (argv, "-blockdev", top);
+  assert_option (argv, "-blockdev", "driver=qcow2,node-name=disk0-format,file=disk0-file,"
+                                    "backing=disk0-base-format,discard=unmap");
+  assert_option (argv, "-device", "virtio-blk-pci,drive=disk0-format,id=disk0,bootindex=1");
+}
+
+/* Additional disks in their slots, a second LSI controller for SCSI
+ * controller 1, and the floppy drive of the legacy board. */
+static void
+test_drives (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("drives", MARINA_PROFILE_LEGACY);
+  g_autoptr(MarinaMachineConfig) modern = config_new ("virtio", MARINA_PROFILE_MODERN);
+  g_auto(GStrv) argv = NULL;
+  g_auto(GStrv) modern_argv = NULL;
+
+  g_ptr_array_add (config->drives, drive_new (fixture->raw_image, MARINA_BUS_IDE, 1, 1));
+  g_ptr_array_add (config->drives, drive_new (fixture->qcow2_image, MARINA_BUS_SCSI, 1, 6));
+  config->floppy = g_strdup (fixture->iso_image);
+  argv = build (config, &fixture->runtime);
+  assert_option (argv, "-device", "lsi53c895a,id=scsi0");
+  assert_option (argv, "-device", "lsi53c895a,id=scsi1");
+  g_assert_false (has_option ((const char *const *) argv, "-device", "lsi53c895a,id=scsi2"));
+  assert_option (argv, "-device", "ide-hd,bus=ide.1,unit=1,drive=disk1-format,id=disk1");
+  assert_option (argv, "-device", "scsi-hd,bus=scsi1.0,scsi-id=6,drive=disk2-format,id=disk2");
+  assert_option (argv, "-blockdev",
+                 "driver=qcow2,node-name=disk2-format,file=disk2-file,read-only=off,discard=unmap");
+  assert_option (argv, "-device", "floppy,unit=0,drive=fd0-format,id=fd0");
+
+  g_ptr_array_add (modern->drives, drive_new (fixture->qcow2_image, MARINA_BUS_VIRTIO, 0, 0));
+  modern_argv = build (modern, &fixture->runtime);
+  assert_option (modern_argv, "-device", "virtio-blk-pci,drive=disk1-format,id=disk1");
+  g_assert_false (has_option ((const char *const *) modern_argv, "-device", "floppy,unit=0,id=fd0"));
+}
+
 /* Restoring starts QEMU waiting for migrate-incoming. */
 static void
 test_real_incoming (Fixture *fixture, gconstpointer data)
@@ -754,6 +826,8 @@ main (int argc, char **argv)
   ADD ("/devices/qemu/incoming", test_incoming);
   ADD ("/devices/qemu/kvm", test_kvm);
   ADD ("/devices/qemu/refusals", test_refusals);
+  ADD ("/devices/qemu/undo-overlay", test_undo_overlay);
+  ADD ("/devices/qemu/drives", test_drives);
   ADD ("/devices/image/probe", test_probe);
   ADD ("/devices/image/probe-errors", test_probe_errors);
   ADD ("/devices/qemu/real/modern", test_real_modern);
