@@ -367,7 +367,7 @@ check_image_exists (const char *what, const char *path, GError **error)
  * a VHD can save its state. The export is always "disk0"; @prefix names the
  * node ("disk0-base" under an undo overlay). */
 static void
-add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path)
+add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path, gboolean read_only)
 {
   GString *node = g_string_new (NULL);
   g_autofree char *node_name = g_strconcat (prefix, "-format", NULL);
@@ -376,8 +376,8 @@ add_nbd_node (GPtrArray *argv, const char *prefix, const char *socket_path)
   append_option (node, "node-name", node_name);
   append_option (node, "server.type", "unix");
   append_option (node, "server.path", socket_path);
-  append_option (node, "export", "disk0");
-  append_option (node, "read-only", "off");
+  append_option (node, "export", "disk0");  /* the daemon's one export */
+  append_option (node, "read-only", read_only ? "on" : "off");
   add_option (argv, "-blockdev", node);
 }
 
@@ -402,13 +402,13 @@ add_boot_disk (GPtrArray *argv, const MarinaMachineConfig *config,
   if (runtime->boot_disk_overlay)
     {
       if (runtime->boot_disk_nbd_socket != NULL)
-        add_nbd_node (argv, "disk0-base", runtime->boot_disk_nbd_socket);
+        add_nbd_node (argv, "disk0-base", runtime->boot_disk_nbd_socket, TRUE);
       else
         add_image_nodes (argv, "disk0-base", config->boot_disk, format, TRUE);
       add_overlay_nodes (argv, runtime->boot_disk_overlay);
     }
   else if (runtime->boot_disk_nbd_socket != NULL)
-    add_nbd_node (argv, "disk0", runtime->boot_disk_nbd_socket);
+    add_nbd_node (argv, "disk0", runtime->boot_disk_nbd_socket, FALSE);
   else
     add_image_nodes (argv, "disk0", config->boot_disk, format, FALSE);
   if (config->profile == MARINA_PROFILE_LEGACY)

@@ -93,7 +93,7 @@ struct _MarinaMachine {
   char *undo_node;             /* while QEMU runs on an overlay: its format node */
   guint undo_overlays;         /* overlays this run made after live commits */
   gboolean live_commit;        /* undo_job commits while QEMU runs */
-  gboolean boot_disk_served;   /* by qemu-storage-daemon, over NBD (writable already) */
+  char *boot_disk_socket;      /* qemu-storage-daemon serves the boot disk here (NBD), or NULL */
 };
 
 static void marina_machine_iface_init (MarinaDBusMachineIface *iface);
@@ -1400,8 +1400,8 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
-    .boot_disk_overlay = overlay,
     .boot_disk_nbd_socket = nbd_socket,
+    .boot_disk_overlay = overlay,
   };
 
   return marina_qemu_command_line (self->config, &runtime, error);
@@ -1528,7 +1528,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
   watch_qemu (self, qemu);
   g_free (self->undo_node);
   self->undo_node = uses_undo_disk (self) ? g_strdup ("disk0-format") : NULL;
-  self->boot_disk_served = nbd_socket != NULL;
+  g_free (self->boot_disk_socket);
+  self->boot_disk_socket = g_strdup (nbd_socket);
   self->undo_overlays = 0;
   return write_pid_file (self, error);
 }
@@ -2565,6 +2566,24 @@ reopen_options (const char *driver, const char *node, const char *child_key, con
   return options;
 }
 
+/* A boot disk qemu-storage-daemon serves (its export is writable) under the
+ * overlay: QEMU's NBD client node, read-only for the run. */
+static JsonObject *
+nbd_reopen_options (const char *socket_path)
+{
+  JsonObject *options = args_new ();
+  JsonObject *server = args_new ();
+
+  json_object_set_string_member (server, "type", "unix");
+  json_object_set_string_member (server, "path", socket_path);
+  json_object_set_string_member (options, "driver", "nbd");
+  json_object_set_string_member (options, "node-name", "disk0-base-format");
+  json_object_set_object_member (options, "server", server);
+  json_object_set_string_member (options, "export", "disk0");
+  json_object_set_boolean_member (options, "read-only", FALSE);
+  return options;
+}
+
 /* The boot disk was opened read-only for the run; the commit writes it. */
 static MarinaJob *
 begin_live_commit (MarinaMachine *self, GError **error)
@@ -2580,19 +2599,20 @@ begin_live_commit (MarinaMachine *self, GError **error)
       json_array_unref (options);
       return NULL;
     }
-  json_array_add_object_element (options, reopen_options (driver, "disk0-base-format", "file",
-                                                          "disk0-base-file"));
-  json_array_add_object_element (options, reopen_options ("file", "disk0-base-file", "filename",
-                                                          self->config->boot_disk));
+  if (self->boot_disk_socket)
+    json_array_add_object_element (options, nbd_reopen_options (self->boot_disk_socket));
+  else
+    {
+      json_array_add_object_element (options, reopen_options (driver, "disk0-base-format", "file",
+                                                              "disk0-base-file"));
+      json_array_add_object_element (options, reopen_options ("file", "disk0-base-file",
+                                                              "filename", self->config->boot_disk));
+    }
   json_object_set_array_member (args, "options", options);
   self->undo_job = marina_job_new ("commit-undo-disks", self->object_path, FALSE);
   self->live_commit = TRUE;
   marina_manager_add_job (self->manager, self->undo_job);
-  /* An NBD export of qemu-storage-daemon is opened writable already. */
-  if (self->boot_disk_served)
-    start_block_commit (self);
-  else
-    qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
+  qmp_call (self, "blockdev-reopen", args, -1, on_boot_disk_writable, g_object_ref (self));
   return self->undo_job;
 }
 
@@ -3593,6 +3613,7 @@ marina_machine_finalize (GObject *object)
   g_free (self->runtime_dir);
   g_free (self->expected_exit_reason);
   g_free (self->undo_node);
+  g_free (self->boot_disk_socket);
   g_ptr_array_unref (self->turn_off_waiters);
   G_OBJECT_CLASS (marina_machine_parent_class)->finalize (object);
 }

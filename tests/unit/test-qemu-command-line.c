@@ -516,8 +516,8 @@ static char *
 qmp (GDataInputStream *in, GOutputStream *out, const char *command)
 {
   g_autoptr(GError) error = NULL;
-  /* One write: QEMU acts on a command at its closing brace, so after a quit
-   * a separate newline would find the socket closed. */
+  /* One write: QEMU runs "quit" as soon as the JSON object is complete and
+   * may be gone before a separate newline (EPIPE, with exit status 0). */
   g_autofree char *line_out = g_strconcat (command, "\n", NULL);
 
   if (!g_output_stream_write_all (out, line_out, strlen (line_out), NULL, NULL, &error))
