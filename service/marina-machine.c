@@ -1489,7 +1489,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
       !marina_nic_runtime_prepare (&nics, self->manager, self->config, error))
     return FALSE;
   /* Again at each start: a link may have been put in an image's place. */
-  if (!marina_manager_check_storage (self->manager, self->config, error))
+  if (!marina_manager_check_storage (self->manager, self->config, error) ||
+      !marina_manager_check_no_parents (self->manager, self->config, error))
     return FALSE;
   /* Checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, &nics, NULL, error);

@@ -294,6 +294,38 @@ marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *co
   return TRUE;
 }
 
+static gboolean
+check_not_a_parent (MarinaManager *self, const char *path, const MarinaMachineConfig *config,
+                    GError **error)
+{
+  MarinaDisk *disk = marina_disks_find_path (self->disks, path);
+  g_autofree char *children = NULL;
+
+  if (disk == NULL || !marina_disks_is_parent (self->disks, disk))
+    return TRUE;
+  children = marina_disks_children_of (self->disks, disk);
+  return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_STATE,
+                      "Machine '%s' would write to '%s', the parent of %s: a parent with "
+                      "children is read-only. Boot from a child, turn on undo disks, or merge "
+                      "the children first", config->name, path, children), FALSE;
+}
+
+/* A guest writing to a parent would change what its children read. With
+ * undo disks the boot disk is only read. */
+gboolean
+marina_manager_check_no_parents (MarinaManager *self, const MarinaMachineConfig *config,
+                                 GError **error)
+{
+  if (config->boot_disk && !config->undo_disks &&
+      !check_not_a_parent (self, config->boot_disk, config, error))
+    return FALSE;
+  for (guint i = 0; i < config->drives->len; i++)
+    if (!check_not_a_parent (self, ((MarinaDrive *) config->drives->pdata[i])->path, config,
+                             error))
+      return FALSE;
+  return TRUE;
+}
+
 static guint64
 committed_memory_mib (MarinaManager *self, const char *except_id)
 {

@@ -113,6 +113,9 @@ GStrv                 marina_manager_network_users        (MarinaManager *self,
                                                            const char    *id,
                                                            gboolean       running_only);
 void                  marina_manager_refresh_network_users (MarinaManager *self);
+gboolean              marina_manager_check_no_parents     (MarinaManager             *self,
+                                                           const MarinaMachineConfig *config,
+                                                           GError                   **error);
 gboolean              marina_manager_check_macs_free      (MarinaManager             *self,
                                                            const MarinaMachineConfig *config,
                                                            GError                   **error);

@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+from gi.repository import GLib
 
 from marina_harness import open_serial, serial_roundtrip, wait_for_guest_shell
 
@@ -55,6 +56,14 @@ def test_boots_from_a_disk_and_from_a_child_of_it(marinad, guest_image, workdir,
     # The guest wrote through the child: its parent is unchanged.
     with open(parent, "rb") as f:
         assert f.read() == before
+    # Now a parent with a child, it is read-only: its own machine no longer starts.
+    machine = marinad.manager("FindMachine", "s", "parent")
+    with pytest.raises(GLib.Error) as info:
+        marinad.wait_job(marinad.machine(machine, "Start"))
+        raise AssertionError("started")
+    assert "a parent with children is read-only" in info.value.message
+    assert "child.qcow2" in info.value.message
+    assert marinad.state(machine) == "off"
 
 
 def test_two_machines_run_at_once_from_children_of_one_parent(marinad, guest_image, workdir):
