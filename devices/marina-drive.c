@@ -53,7 +53,8 @@ static gboolean
 drive_equal (const MarinaDrive *a, const MarinaDrive *b)
 {
   return g_strcmp0 (a->path, b->path) == 0 && g_strcmp0 (a->format, b->format) == 0 &&
-         a->bus == b->bus && a->controller == b->controller && a->unit == b->unit;
+         a->bus == b->bus && a->controller == b->controller && a->unit == b->unit &&
+         a->shared == b->shared;
 }
 
 gboolean
@@ -187,6 +188,10 @@ marina_drive_list_validate (GPtrArray *drives, gboolean legacy, GError **error)
                                      drive->unit, first ? first->path : "", drive->path);
       if (marina_drive_list_find (drives, drive->path) != drive)
         return marina_error_invalid (error, "The disk '%s' is attached twice", drive->path);
+      /* Two writers of a qcow2 or VHD would tear its metadata; raw has none. */
+      if (drive->shared && drive->format && g_strcmp0 (drive->format, "raw") != 0)
+        return marina_error_invalid (error, "Only raw disks can be shared between machines; "
+                                     "'%s' is %s", drive->path, drive->format);
     }
   return TRUE;
 }

@@ -30,6 +30,8 @@ typedef struct {
   MarinaBus bus;
   guint controller;  /* IDE channel or SCSI controller; 0 on virtio */
   guint unit;        /* IDE unit, SCSI id, or the virtio disk's number */
+  gboolean shared;   /* other machines may have it open at once (guest clusters on a
+                      * shared SCSI bus, as in Virtual Server): raw images only */
 } MarinaDrive;
 
 MarinaDrive *marina_drive_new            (void);

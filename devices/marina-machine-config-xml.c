@@ -220,7 +220,9 @@ read_drive (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
   g_autofree char *bus = marina_xml_node_attribute (node, "bus");
   g_autofree char *controller = marina_xml_node_attribute (node, "controller");
   g_autofree char *unit = marina_xml_node_attribute (node, "unit");
+  g_autofree char *shared = marina_xml_node_attribute (node, "shared");
 
+  drive->shared = g_strcmp0 (shared, "yes") == 0;
   drive->path = marina_xml_node_attribute (node, "path");
   drive->format = marina_xml_node_attribute (node, "format");
   if (!marina_bus_from_string (bus, &drive->bus, error) ||
@@ -517,6 +519,8 @@ add_disks (xmlNodePtr parent, GPtrArray *drives)
       marina_xml_set_attribute (disk, "bus", marina_bus_to_string (drive->bus));
       marina_xml_set_attribute (disk, "controller", controller);
       marina_xml_set_attribute (disk, "unit", unit);
+      if (drive->shared)
+        marina_xml_set_attribute (disk, "shared", "yes");
     }
 }
 

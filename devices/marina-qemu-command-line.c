@@ -533,6 +533,9 @@ add_drives (GPtrArray *argv, const MarinaMachineConfig *config, GError **error)
       device = drive_device (drive);
       append_option (device, "drive", format_node);
       append_option (device, "id", name);
+      /* The other machines' QEMUs take the image's write lock in shared mode too. */
+      if (drive->shared)
+        append_option (device, "share-rw", "on");
       add_option (argv, "-device", device);
     }
   return TRUE;

@@ -1771,7 +1771,8 @@ on_start_qmp_connected (GObject *source, GAsyncResult *result, gpointer user_dat
 
 /* "disk" (o) or "path" (s), and "bus" (s); the disk is imported if need be. */
 static MarinaDisk *
-parse_attach_options (MarinaMachine *self, GVariant *options, MarinaBus *bus, GError **error)
+parse_attach_options (MarinaMachine *self, GVariant *options, MarinaBus *bus, gboolean *shared,
+                      GError **error)
 {
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
   const char *disk_path = NULL;
@@ -1779,12 +1780,14 @@ parse_attach_options (MarinaMachine *self, GVariant *options, MarinaBus *bus, GE
   const char *bus_name = NULL;
   MarinaDisk *disk;
   static const MarinaOptionType known[] = {
-    { "disk", "o" }, { "path", "s" }, { "bus", "s" }, { NULL, NULL },
+    { "disk", "o" }, { "path", "s" }, { "bus", "s" }, { "shared", "b" }, { NULL, NULL },
   };
 
-  if (!marina_disks_check_options (options, "AttachDisk", known, "disk (o) or path (s), and bus (s)",
-                                   error))
+  if (!marina_disks_check_options (options, "AttachDisk", known,
+                                   "disk (o) or path (s), bus (s) and shared (b)", error))
     return NULL;
+  *shared = FALSE;
+  g_variant_dict_lookup (&dict, "shared", "b", shared);
   g_variant_dict_lookup (&dict, "disk", "&o", &disk_path);
   g_variant_dict_lookup (&dict, "path", "&s", &path);
   if (disk_path == NULL && path == NULL)
@@ -1820,6 +1823,25 @@ apply_config (MarinaMachine *self, MarinaMachineConfig *config, GError **error)
   return replace_config (self, g_steal_pointer (&owned), error);
 }
 
+/* One machine per disk, unless each attaches it shared (a cluster's
+ * quorum disk); QEMU's image locks then let them all write. */
+static gboolean
+check_sharing (MarinaMachine *self, MarinaDisk *disk, gboolean shared, GError **error)
+{
+  const char *const *users = marina_dbus_disk_get_attached_to (MARINA_DBUS_DISK (disk));
+
+  for (guint i = 0; users && users[i]; i++)
+    {
+      if (g_str_equal (users[i], self->object_path) || shared)
+        continue;
+      return g_set_error (error, MARINA_ERROR, MARINA_ERROR_BUSY,
+                          "Disk '%s' is attached to another machine (%s); attach it with "
+                          "shared=true to share it (raw disks only)", marina_disk_get_path (disk),
+                          users[i]), FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 handle_attach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation, GVariant *options)
 {
@@ -1831,7 +1853,8 @@ handle_attach_disk (MarinaDBusMachine *iface, GDBusMethodInvocation *invocation,
   MarinaBus bus;
 
   if (!check_state (self, "AttachDisk", &error, STATE_OFF) ||
-      !(disk = parse_attach_options (self, options, &bus, &error)))
+      !(disk = parse_attach_options (self, options, &bus, &drive->shared, &error)) ||
+      !check_sharing (self, disk, drive->shared, &error))
     return return_error (invocation, error);
   drive->path = g_strdup (marina_disk_get_path (disk));
   if (g_strcmp0 (drive->path, self->config->boot_disk) == 0 ||
