@@ -44,6 +44,9 @@ static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.remove", { "<Control>Delete", NULL } },
   { "win.delete", { "<Control><Shift>Delete", NULL } },
   { "win.focus-events", { "<Control>e", NULL } },
+  { "win.show-page::machines", { "<Alt>1", NULL } },
+  { "win.show-page::disks", { "<Alt>2", NULL } },
+  { "win.new-disk", { "<Control><Shift>n", NULL } },
   { "window.close", { "<Control>w", NULL } },
   { "app.quit", { "<Control>q", NULL } },
 };

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "marina-disks-page.h"
 #include "marina-event-log.h"
 #include "marina-gui-util.h"
 #include "marina-machine-row.h"
@@ -23,6 +24,8 @@ struct _MarinaWindow {
   AdwApplicationWindow parent_instance;
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
+  AdwViewStack *pages;
+  MarinaDisksPage *disks_page;
   GtkListBox *machine_list;
   MarinaEventLog *event_log;
 
@@ -55,6 +58,13 @@ show_message (MarinaWindow *self, const char *message)
 {
   g_debug ("message: %s", message);
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+/* The disks and networks pages speak through the window's toasts. */
+static void
+on_page_message (MarinaWindow *self, const char *message)
+{
+  show_message (self, message);
 }
 
 /* ---- which actions the state allows --------------------------------------------- */
@@ -395,6 +405,19 @@ action_focus_events (GSimpleAction *action, GVariant *parameter, gpointer user_d
   gtk_widget_child_focus (GTK_WIDGET (self->event_log), GTK_DIR_TAB_FORWARD);
 }
 
+/* Machines, disks or networks, as the view switcher shows them. */
+static void
+action_show_page (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (adw_view_stack_get_child_by_name (self->pages, name) == NULL)
+    return;
+  adw_view_stack_set_visible_child_name (self->pages, name);
+  g_debug ("page %s", name);
+}
+
 static const GActionEntry actions[] = {
   { "start", action_machine },
   { "pause", action_machine },
@@ -409,6 +432,7 @@ static const GActionEntry actions[] = {
   { "new-machine", action_new_machine },
   { "select-machine", action_select_machine, "s" },
   { "focus-events", action_focus_events },
+  { "show-page", action_show_page, "s" },
 };
 
 /* ---- test hooks (MARINA_TEST_HOOKS=1): what the GUI tests cannot do through X -------- */
@@ -440,8 +464,11 @@ action_save_picture (GSimpleAction *action, GVariant *parameter, gpointer user_d
   GtkWidget *widget;
 
   g_variant_get (parameter, "(&s&s)", &what, &path);
-  widget = g_str_equal (what, "assistant") && self->assistant ? GTK_WIDGET (self->assistant)
-                                                              : GTK_WIDGET (self);
+  widget = GTK_WIDGET (self);
+  if (g_str_equal (what, "assistant") && self->assistant)
+    widget = GTK_WIDGET (self->assistant);
+  else if (g_str_equal (what, "disk-dialog") && marina_disks_page_get_dialog (self->disks_page))
+    widget = marina_disks_page_get_dialog (self->disks_page);
   g_debug ("picture %s: %s", path, save_picture (widget, path) ? "saved" : "failed");
 }
 
@@ -463,9 +490,11 @@ static void
 add_actions (MarinaWindow *self)
 {
   const char *filters[] = { "machine", "severity" };
+  gboolean test_hooks = g_strcmp0 (g_getenv ("MARINA_TEST_HOOKS"), "1") == 0;
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
-  if (g_strcmp0 (g_getenv ("MARINA_TEST_HOOKS"), "1") == 0)
+  marina_disks_page_add_actions (self->disks_page, G_ACTION_MAP (self), test_hooks);
+  if (test_hooks)
     g_action_map_add_action_entries (G_ACTION_MAP (self), test_actions,
                                      G_N_ELEMENTS (test_actions), self);
   /* The event log's filters: win.event-machine, win.event-severity. */
@@ -544,13 +573,17 @@ marina_window_class_init (MarinaWindowClass *klass)
   widget_class->map = marina_window_map;
   widget_class->unmap = marina_window_unmap;
   g_type_ensure (MARINA_TYPE_EVENT_LOG);
+  g_type_ensure (MARINA_TYPE_DISKS_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/marinavm/Manager/marina-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, pages);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, disks_page);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, machine_list);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, event_log);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
+  gtk_widget_class_bind_template_callback (widget_class, on_page_message);
 }
 
 static void
@@ -583,5 +616,7 @@ marina_window_new (MarinaApplication *application)
   gtk_list_box_select_row (self->machine_list, gtk_list_box_get_row_at_index (self->machine_list, 0));
   sync_empty (self);
   marina_event_log_set_objects (self->event_log, self->objects);
+  marina_disks_page_set_objects (self->disks_page, marina_application_get_connection (application),
+                                 self->objects);
   return self;
 }
