@@ -46,7 +46,9 @@ static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.focus-events", { "<Control>e", NULL } },
   { "win.show-page::machines", { "<Alt>1", NULL } },
   { "win.show-page::disks", { "<Alt>2", NULL } },
+  { "win.show-page::networks", { "<Alt>3", NULL } },
   { "win.new-disk", { "<Control><Shift>n", NULL } },
+  { "win.new-network", { "<Control><Alt>n", NULL } },
   { "window.close", { "<Control>w", NULL } },
   { "app.quit", { "<Control>q", NULL } },
 };

@@ -69,13 +69,7 @@ set_str (char **slot, const char *value)
 static MarinaDBusDisk *
 lookup_disk (MarinaDisksPage *self, const char *path)
 {
-  g_autoptr(GDBusInterface) disk = NULL;
-
-  if (self->objects == NULL || path == NULL)
-    return NULL;
-  disk = g_dbus_object_manager_get_interface (self->objects, path, DISK_IFACE);
-  /* The object manager keeps it alive while it exists. */
-  return disk ? MARINA_DBUS_DISK (disk) : NULL;
+  return marina_gui_peek_interface (self->objects, path, DISK_IFACE);
 }
 
 static MarinaDBusDisk *
@@ -86,15 +80,6 @@ selected_disk (MarinaDisksPage *self)
 
 /* ---- which actions the selected disk allows ------------------------------------------ */
 
-static void
-enable (MarinaDisksPage *self, const char *name, gboolean enabled)
-{
-  GAction *action = self->actions ? g_action_map_lookup_action (self->actions, name) : NULL;
-
-  if (action)
-    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
-}
-
 /* What marinad refuses anyway (busy disks, a parent of several) it refuses
  * with a message; this only greys out what can never work for the disk. */
 static void
@@ -104,13 +89,14 @@ update_actions (MarinaDisksPage *self)
   const char *type = disk ? marina_dbus_disk_get_type_ (disk) : "";
   const char *format = disk ? marina_dbus_disk_get_format (disk) : "";
   gboolean has_parent = disk && g_strcmp0 (marina_dbus_disk_get_parent (disk), "/") != 0;
+  gboolean sparse = g_str_equal (type, "dynamic") || g_str_equal (type, "differencing");
+  GActionMap *map = self->actions;
 
-  enable (self, "convert-disk", disk != NULL);
-  enable (self, "merge-disk", has_parent && g_strcmp0 (format, "vhd") != 0);
-  enable (self, "compact-disk", disk && g_strcmp0 (format, "raw") != 0
-                                && (g_str_equal (type, "dynamic")
-                                    || g_str_equal (type, "differencing")));
-  enable (self, "delete-disk", disk && g_strcmp0 (type, "linked") != 0);
+  marina_gui_enable_action (map, "convert-disk", disk != NULL);
+  marina_gui_enable_action (map, "merge-disk", has_parent && g_strcmp0 (format, "vhd") != 0);
+  marina_gui_enable_action (map, "compact-disk",
+                            disk && sparse && g_strcmp0 (format, "raw") != 0);
+  marina_gui_enable_action (map, "delete-disk", disk && g_strcmp0 (type, "linked") != 0);
 }
 
 /* ---- the list, as a tree of chains ----------------------------------------------------- */
@@ -239,15 +225,6 @@ append_children (MarinaDisksPage *self, GPtrArray *entries, const char *parent, 
 }
 
 static void
-clear_list (GtkListBox *list)
-{
-  GtkWidget *child;
-
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (list))))
-    gtk_list_box_remove (list, child);
-}
-
-static void
 watch_disk (MarinaDisksPage *self, MarinaDBusDisk *disk);
 
 static gboolean
@@ -258,7 +235,7 @@ rebuild (gpointer user_data)
 
   self->rebuild_source = 0;
   self->rebuilding = TRUE;
-  clear_list (self->disk_list);
+  marina_gui_list_box_clear (self->disk_list);
   append_children (self, entries, "/", 0);
   self->rebuilding = FALSE;
   if (gtk_list_box_get_selected_row (self->disk_list) == NULL)

@@ -163,18 +163,21 @@ action_create (GtkWidget *widget, const char *action, GVariant *parameter)
 static void
 load_folders (MarinaNewDiskDialog *self)
 {
-  g_autoptr(GDBusInterface) manager = g_dbus_object_manager_get_interface (self->objects,
-                                                                           MANAGER_PATH,
-                                                                           MANAGER_IFACE);
+  g_autoptr(GDBusInterface) proxy = g_dbus_object_manager_get_interface (self->objects,
+                                                                         MANAGER_PATH,
+                                                                         MANAGER_IFACE);
+  MarinaDBusManager *manager = proxy ? MARINA_DBUS_MANAGER (proxy) : NULL;
+  const char *directory;
   const char *const *paths;
 
   if (manager == NULL)
     return;
-  gtk_string_list_append (self->folders,
-                          marina_dbus_manager_get_storage_directory (MARINA_DBUS_MANAGER (manager)));
-  paths = marina_dbus_manager_get_storage_paths (MARINA_DBUS_MANAGER (manager));
+  /* Marina's own folder first, then marina.conf's others. */
+  directory = marina_dbus_manager_get_storage_directory (manager);
+  gtk_string_list_append (self->folders, directory);
+  paths = marina_dbus_manager_get_storage_paths (manager);
   for (guint i = 0; paths && paths[i]; i++)
-    if (g_strcmp0 (paths[i], marina_dbus_manager_get_storage_directory (MARINA_DBUS_MANAGER (manager))))
+    if (g_strcmp0 (paths[i], directory) != 0)
       gtk_string_list_append (self->folders, paths[i]);
 }
 
@@ -203,20 +206,6 @@ load_parents (MarinaNewDiskDialog *self)
 
 /* ---- the test hook --------------------------------------------------------------------- */
 
-static void
-select_by_name (AdwComboRow *row, const char *text)
-{
-  GListModel *model = adw_combo_row_get_model (row);
-
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
-    {
-      g_autoptr(GtkStringObject) item = g_list_model_get_item (model, i);
-      if (g_strcmp0 (gtk_string_object_get_string (item), text) == 0)
-        return adw_combo_row_set_selected (row, i);
-    }
-  g_warning ("new disk: no choice '%s'", text);
-}
-
 /* As a person would fill them in; keys: name, format, type, parent (the
  * choices as shown), size-mib (i). */
 void
@@ -238,7 +227,7 @@ marina_new_disk_dialog_fill (MarinaNewDiskDialog *self, GVariant *values)
     gtk_spin_button_set_value (self->size_spin, number);
   for (gsize i = 0; i < G_N_ELEMENTS (combos); i++)
     if (g_variant_dict_lookup (&dict, combos[i].key, "&s", &text))
-      select_by_name (G_STRUCT_MEMBER (AdwComboRow *, self, combos[i].offset), text);
+      marina_gui_combo_select (G_STRUCT_MEMBER (AdwComboRow *, self, combos[i].offset), text);
   g_variant_dict_clear (&dict);
 }
 

@@ -8,6 +8,7 @@
 #include "marina-event-log.h"
 #include "marina-gui-util.h"
 #include "marina-machine-row.h"
+#include "marina-networks-page.h"
 #include "marina-new-machine-dialog.h"
 #include "marina-window.h"
 
@@ -26,6 +27,7 @@ struct _MarinaWindow {
   GtkStack *stack;
   AdwViewStack *pages;
   MarinaDisksPage *disks_page;
+  MarinaNetworksPage *networks_page;
   GtkListBox *machine_list;
   MarinaEventLog *event_log;
 
@@ -469,6 +471,9 @@ action_save_picture (GSimpleAction *action, GVariant *parameter, gpointer user_d
     widget = GTK_WIDGET (self->assistant);
   else if (g_str_equal (what, "disk-dialog") && marina_disks_page_get_dialog (self->disks_page))
     widget = marina_disks_page_get_dialog (self->disks_page);
+  else if (g_str_equal (what, "network-dialog")
+           && marina_networks_page_get_dialog (self->networks_page))
+    widget = marina_networks_page_get_dialog (self->networks_page);
   g_debug ("picture %s: %s", path, save_picture (widget, path) ? "saved" : "failed");
 }
 
@@ -494,6 +499,7 @@ add_actions (MarinaWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
   marina_disks_page_add_actions (self->disks_page, G_ACTION_MAP (self), test_hooks);
+  marina_networks_page_add_actions (self->networks_page, G_ACTION_MAP (self), test_hooks);
   if (test_hooks)
     g_action_map_add_action_entries (G_ACTION_MAP (self), test_actions,
                                      G_N_ELEMENTS (test_actions), self);
@@ -574,12 +580,14 @@ marina_window_class_init (MarinaWindowClass *klass)
   widget_class->unmap = marina_window_unmap;
   g_type_ensure (MARINA_TYPE_EVENT_LOG);
   g_type_ensure (MARINA_TYPE_DISKS_PAGE);
+  g_type_ensure (MARINA_TYPE_NETWORKS_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/marinavm/Manager/marina-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, pages);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, disks_page);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, networks_page);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, machine_list);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, event_log);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
@@ -618,5 +626,6 @@ marina_window_new (MarinaApplication *application)
   marina_event_log_set_objects (self->event_log, self->objects);
   marina_disks_page_set_objects (self->disks_page, marina_application_get_connection (application),
                                  self->objects);
+  marina_networks_page_set_objects (self->networks_page, self->objects);
   return self;
 }

@@ -15,7 +15,8 @@ SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 GUI = os.path.join(SOURCE_DIR, "gui")
 MANAGER_UI = ["marina-window.ui", "marina-machine-row.ui", "marina-event-log.ui",
               "marina-new-machine-dialog.ui", "marina-disks-page.ui", "marina-job-row.ui",
-              "marina-new-disk-dialog.ui"]
+              "marina-new-disk-dialog.ui", "marina-networks-page.ui",
+              "marina-new-network-dialog.ui"]
 
 
 def properties(element):
