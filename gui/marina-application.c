@@ -33,6 +33,7 @@ G_DEFINE_FINAL_TYPE (MarinaApplication, marina_application, ADW_TYPE_APPLICATION
 
 static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.new-machine", { "<Control>n", NULL } },
+  { "win.machine-settings", { "<Alt>Return", NULL } },
   { "win.start", { "<Control>Return", NULL } },
   { "win.pause", { "<Control>p", NULL } },
   { "win.resume", { "<Control>r", NULL } },

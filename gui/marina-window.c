@@ -8,6 +8,7 @@
 #include "marina-event-log.h"
 #include "marina-gui-util.h"
 #include "marina-machine-row.h"
+#include "marina-machine-settings.h"
 #include "marina-networks-page.h"
 #include "marina-new-machine-dialog.h"
 #include "marina-window.h"
@@ -37,6 +38,7 @@ struct _MarinaWindow {
   MarinaDBusMachine *selected;
   char *pending_selection;        /* a path or name to select once it shows up */
   MarinaNewMachineDialog *assistant;
+  MarinaMachineSettings *settings;
   gboolean watching_metrics;
   gboolean populating;
 };
@@ -106,6 +108,7 @@ update_actions (MarinaWindow *self)
       GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), machine_actions[i].action);
       g_simple_action_set_enabled (G_SIMPLE_ACTION (action), state && state_allows (i, state));
     }
+  marina_gui_enable_action (G_ACTION_MAP (self), "machine-settings", self->selected != NULL);
 }
 
 /* ---- jobs: Start, Save and Shutdown finish later ------------------------------------ */
@@ -394,6 +397,20 @@ action_new_machine (GSimpleAction *action, GVariant *parameter, gpointer user_da
 }
 
 static void
+action_machine_settings (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->selected == NULL)
+    return;
+  if (self->settings)
+    gtk_window_destroy (GTK_WINDOW (self->settings));
+  self->settings = marina_machine_settings_new (GTK_WINDOW (self), self->selected, self->objects);
+  g_object_add_weak_pointer (G_OBJECT (self->settings), (gpointer *) &self->settings);
+  gtk_window_present (GTK_WINDOW (self->settings));
+}
+
+static void
 action_select_machine (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   marina_window_select_machine (user_data, g_variant_get_string (parameter, NULL));
@@ -432,6 +449,7 @@ static const GActionEntry actions[] = {
   { "remove", action_machine },
   { "delete", action_machine },
   { "new-machine", action_new_machine },
+  { "machine-settings", action_machine_settings },
   { "select-machine", action_select_machine, "s" },
   { "focus-events", action_focus_events },
   { "show-page", action_show_page, "s" },
@@ -471,6 +489,8 @@ action_save_picture (GSimpleAction *action, GVariant *parameter, gpointer user_d
     widget = GTK_WIDGET (self->assistant);
   else if (g_str_equal (what, "disk-dialog") && marina_disks_page_get_dialog (self->disks_page))
     widget = marina_disks_page_get_dialog (self->disks_page);
+  else if (g_str_equal (what, "settings") && self->settings)
+    widget = GTK_WIDGET (self->settings);
   else if (g_str_equal (what, "network-dialog")
            && marina_networks_page_get_dialog (self->networks_page))
     widget = marina_networks_page_get_dialog (self->networks_page);
@@ -486,8 +506,30 @@ action_fill_assistant (GSimpleAction *action, GVariant *parameter, gpointer user
     marina_new_machine_dialog_fill (self->assistant, parameter);
 }
 
+static void
+action_fill_settings (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->settings)
+    marina_machine_settings_fill (self->settings, parameter);
+}
+
+/* Presses a button of the settings dialog: its action by name. */
+static void
+action_settings_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->settings)
+    gtk_widget_activate_action (GTK_WIDGET (self->settings),
+                                g_variant_get_string (parameter, NULL), NULL);
+}
+
 static const GActionEntry test_actions[] = {
   { "save-picture", action_save_picture, "(ss)" },
+  { "fill-settings", action_fill_settings, "a{sv}" },
+  { "settings-action", action_settings_action, "s" },
   { "fill-assistant", action_fill_assistant, "a{sv}" },
 };
 
