@@ -16,7 +16,8 @@ GUI = os.path.join(SOURCE_DIR, "gui")
 MANAGER_UI = ["marina-window.ui", "marina-machine-row.ui", "marina-event-log.ui",
               "marina-new-machine-dialog.ui", "marina-disks-page.ui", "marina-job-row.ui",
               "marina-new-disk-dialog.ui", "marina-networks-page.ui",
-              "marina-new-network-dialog.ui", "marina-machine-settings.ui"]
+              "marina-new-network-dialog.ui", "marina-machine-settings.ui",
+              "marina-preferences-dialog.ui"]
 
 
 def properties(element):
