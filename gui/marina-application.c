@@ -7,6 +7,7 @@
 #include "marina-application.h"
 #include "marina-gui-util.h"
 #include "marina-notifier.h"
+#include "marina-preferences-dialog.h"
 #include "marina-window.h"
 
 /* marina: the manager of every machine of one marinad, on the system bus
@@ -26,13 +27,16 @@ struct _MarinaApplication {
   GDBusConnection *connection;
   GDBusObjectManager *objects;
   MarinaNotifier *notifier;
+  MarinaPreferences *preferences;
   gboolean connecting;
+  gboolean held;       /* running on in the background without a window */
 };
 
 G_DEFINE_FINAL_TYPE (MarinaApplication, marina_application, ADW_TYPE_APPLICATION)
 
 static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.new-machine", { "<Control>n", NULL } },
+  { "win.machine-settings", { "<Alt>Return", NULL } },
   { "win.start", { "<Control>Return", NULL } },
   { "win.pause", { "<Control>p", NULL } },
   { "win.resume", { "<Control>r", NULL } },
@@ -44,7 +48,13 @@ static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.remove", { "<Control>Delete", NULL } },
   { "win.delete", { "<Control><Shift>Delete", NULL } },
   { "win.focus-events", { "<Control>e", NULL } },
+  { "win.show-page::machines", { "<Alt>1", NULL } },
+  { "win.show-page::disks", { "<Alt>2", NULL } },
+  { "win.show-page::networks", { "<Alt>3", NULL } },
+  { "win.new-disk", { "<Control><Shift>n", NULL } },
+  { "win.new-network", { "<Control><Alt>n", NULL } },
   { "window.close", { "<Control>w", NULL } },
+  { "app.preferences", { "<Control>comma", NULL } },
   { "app.quit", { "<Control>q", NULL } },
 };
 
@@ -91,6 +101,29 @@ show_window (MarinaApplication *self)
   return window;
 }
 
+/* With notifications on and the preference set, closing the window leaves
+ * the application running: it keeps watching marinad and notifying, and
+ * activating it (or a notification) opens the window again. */
+static void
+sync_background (MarinaApplication *self)
+{
+  MarinaPreferences *preferences = self->preferences;
+  gboolean hold = self->objects && marina_preferences_background (preferences)
+                  && (marina_preferences_notifies (preferences, "stopped")
+                      || marina_preferences_notifies (preferences, "saved")
+                      || marina_preferences_notifies (preferences, "heartbeat"));
+
+  if (hold == self->held)
+    return;
+  self->held = hold;
+  if (hold)
+    g_application_hold (G_APPLICATION (self));
+  else
+    g_application_release (G_APPLICATION (self));
+  g_debug ("background: %s", hold ? "keeps running when the window closes"
+                                  : "quits when the window closes");
+}
+
 static void
 on_objects_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -105,8 +138,9 @@ on_objects_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       g_printerr (_("Cannot watch marinad's objects: %s\n"), error->message);
       return g_application_quit (G_APPLICATION (self));
     }
-  self->notifier = marina_notifier_new (G_APPLICATION (self), self->objects);
+  self->notifier = marina_notifier_new (G_APPLICATION (self), self->objects, self->preferences);
   show_window (self);
+  sync_background (self);
 }
 
 static void
@@ -191,8 +225,35 @@ action_show_machine (GSimpleAction *action, GVariant *parameter, gpointer user_d
   marina_window_select_machine (show_window (self), g_variant_get_string (parameter, NULL));
 }
 
+static void
+action_preferences (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  gtk_window_present (GTK_WINDOW (marina_preferences_dialog_new (parent, self->preferences)));
+}
+
+/* Test hook (MARINA_TEST_HOOKS=1): a preference by name, as its switch. */
+static void
+action_set_preference (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaApplication *self = user_data;
+  const char *name;
+  gboolean value;
+
+  g_variant_get (parameter, "(&sb)", &name, &value);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (self->preferences), name))
+    g_object_set (self->preferences, name, value, NULL);
+}
+
+static const GActionEntry test_app_actions[] = {
+  { "set-preference", action_set_preference, "(sb)" },
+};
+
 static const GActionEntry app_actions[] = {
   { "quit", action_quit },
+  { "preferences", action_preferences },
   { "show-machine", action_show_machine, "s" },
 };
 
@@ -202,6 +263,9 @@ marina_application_startup (GApplication *application)
   G_APPLICATION_CLASS (marina_application_parent_class)->startup (application);
   g_action_map_add_action_entries (G_ACTION_MAP (application), app_actions,
                                    G_N_ELEMENTS (app_actions), application);
+  if (g_strcmp0 (g_getenv ("MARINA_TEST_HOOKS"), "1") == 0)
+    g_action_map_add_action_entries (G_ACTION_MAP (application), test_app_actions,
+                                     G_N_ELEMENTS (test_app_actions), application);
   for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (application), accels[i].action,
                                            accels[i].accels);
@@ -226,6 +290,7 @@ marina_application_finalize (GObject *object)
   MarinaApplication *self = MARINA_APPLICATION (object);
 
   g_clear_object (&self->notifier);
+  g_clear_object (&self->preferences);
   g_clear_object (&self->objects);
   g_clear_object (&self->connection);
   g_free (self->address);
@@ -263,6 +328,8 @@ static void
 marina_application_init (MarinaApplication *self)
 {
   add_options (self);
+  self->preferences = marina_preferences_new ();
+  g_signal_connect_swapped (self->preferences, "notify", G_CALLBACK (sync_background), self);
 }
 
 /* Not unique: each instance may watch another marinad (--session, --address). */

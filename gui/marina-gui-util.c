@@ -46,3 +46,50 @@ marina_gui_bus_address (gboolean session_bus, const char *address, GError **erro
   return g_dbus_address_get_for_bus_sync (session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
                                           NULL, error);
 }
+
+/* Selects the choice shown as @text, as a person picking it would; for the
+ * dialogs' test hooks, which warn of a choice that is not there. */
+void
+marina_gui_combo_select (AdwComboRow *row, const char *text)
+{
+  GListModel *model = adw_combo_row_get_model (row);
+
+  for (guint i = 0; model && i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(GtkStringObject) item = g_list_model_get_item (model, i);
+      if (g_strcmp0 (gtk_string_object_get_string (item), text) == 0)
+        return adw_combo_row_set_selected (row, i);
+    }
+  g_warning ("no choice '%s'", text);
+}
+
+void
+marina_gui_list_box_clear (GtkListBox *list)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (list))))
+    gtk_list_box_remove (list, child);
+}
+
+/* An object's interface proxy, not referenced: the object manager keeps it
+ * while the object exists. NULL for a NULL manager or path. */
+gpointer
+marina_gui_peek_interface (GDBusObjectManager *objects, const char *path, const char *interface)
+{
+  g_autoptr(GDBusInterface) proxy = NULL;
+
+  if (objects == NULL || path == NULL)
+    return NULL;
+  proxy = g_dbus_object_manager_get_interface (objects, path, interface);
+  return proxy;
+}
+
+void
+marina_gui_enable_action (GActionMap *map, const char *name, gboolean enabled)
+{
+  GAction *action = map ? g_action_map_lookup_action (map, name) : NULL;
+
+  if (action)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}

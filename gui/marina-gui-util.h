@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <gio/gio.h>
+#include <adwaita.h>
 
 G_BEGIN_DECLS
 
@@ -10,5 +10,14 @@ char       *marina_gui_error_message (const GError *error);
 char       *marina_gui_bus_address   (gboolean      session_bus,
                                       const char   *address,
                                       GError      **error);
+void        marina_gui_combo_select  (AdwComboRow  *row,
+                                      const char   *text);
+void        marina_gui_list_box_clear (GtkListBox  *list);
+gpointer    marina_gui_peek_interface (GDBusObjectManager *objects,
+                                       const char         *path,
+                                       const char         *interface);
+void        marina_gui_enable_action  (GActionMap  *map,
+                                       const char  *name,
+                                       gboolean     enabled);
 
 G_END_DECLS

@@ -357,29 +357,6 @@ action_create (GtkWidget *widget, const char *action, GVariant *parameter)
 
 /* ---- the test hook --------------------------------------------------------------- */
 
-static guint
-find_string (GListModel *model, const char *text)
-{
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
-    {
-      g_autoptr(GtkStringObject) item = g_list_model_get_item (model, i);
-      if (g_strcmp0 (gtk_string_object_get_string (item), text) == 0)
-        return i;
-    }
-  return GTK_INVALID_LIST_POSITION;
-}
-
-static void
-select_by_name (AdwComboRow *row, const char *text)
-{
-  guint position = find_string (adw_combo_row_get_model (row), text);
-
-  if (position != GTK_INVALID_LIST_POSITION)
-    adw_combo_row_set_selected (row, position);
-  else
-    g_warning ("assistant: no choice '%s'", text);
-}
-
 /* Puts values into the widgets, as a person would with keyboard and mouse,
  * and leaves the rest (reading them back, calling marinad) to the ordinary
  * code. Keys: name, memory-mib, vcpus (i), profile, network, boot (the
@@ -399,11 +376,11 @@ marina_new_machine_dialog_fill (MarinaNewMachineDialog *self, GVariant *values)
   if (g_variant_dict_lookup (&dict, "vcpus", "i", &number))
     gtk_spin_button_set_value (self->vcpus_spin, number);
   if (g_variant_dict_lookup (&dict, "profile", "&s", &text))
-    select_by_name (self->profile_row, text);
+    marina_gui_combo_select (self->profile_row, text);
   if (g_variant_dict_lookup (&dict, "network", "&s", &text))
-    select_by_name (self->network_row, text);
+    marina_gui_combo_select (self->network_row, text);
   if (g_variant_dict_lookup (&dict, "boot", "&s", &text))
-    select_by_name (self->boot_row, text);
+    marina_gui_combo_select (self->boot_row, text);
   if (g_variant_dict_lookup (&dict, "disk", "&s", &text))
     set_medium (self, FALSE, text);
   if (g_variant_dict_lookup (&dict, "cdrom", "&s", &text))

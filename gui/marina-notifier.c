@@ -17,6 +17,7 @@ struct _MarinaNotifier {
   GObject parent_instance;
   GApplication *application;  /* weak: the application owns us */
   GDBusObjectManager *objects;
+  MarinaPreferences *preferences;
 };
 
 G_DEFINE_FINAL_TYPE (MarinaNotifier, marina_notifier, G_TYPE_OBJECT)
@@ -48,6 +49,11 @@ send (MarinaNotifier *self, MarinaDBusMachine *machine, const char *kind, const 
   g_autofree char *id = g_strdup_printf ("%s-%s", marina_dbus_machine_get_id (machine), kind);
   const char *path = g_dbus_proxy_get_object_path (G_DBUS_PROXY (machine));
 
+  if (!marina_preferences_notifies (self->preferences, kind))
+    {
+      g_debug ("notification %s skipped: turned off in the preferences", id);
+      return;
+    }
   g_notification_set_body (notification, body);
   g_notification_set_default_action_and_target (notification, "app.show-machine", "s", path);
   if (g_str_equal (kind, "stopped") || g_str_equal (kind, "heartbeat"))
@@ -117,6 +123,7 @@ marina_notifier_dispose (GObject *object)
   if (self->objects)
     g_signal_handlers_disconnect_by_data (self->objects, self);
   g_clear_object (&self->objects);
+  g_clear_object (&self->preferences);
   G_OBJECT_CLASS (marina_notifier_parent_class)->dispose (object);
 }
 
@@ -132,13 +139,15 @@ marina_notifier_init (MarinaNotifier *self)
 }
 
 MarinaNotifier *
-marina_notifier_new (GApplication *application, GDBusObjectManager *objects)
+marina_notifier_new (GApplication *application, GDBusObjectManager *objects,
+                     MarinaPreferences *preferences)
 {
   MarinaNotifier *self = g_object_new (MARINA_TYPE_NOTIFIER, NULL);
   g_autolist(GDBusObject) existing = g_dbus_object_manager_get_objects (objects);
 
   g_set_weak_pointer (&self->application, application);
   self->objects = g_object_ref (objects);
+  self->preferences = g_object_ref (preferences);
   g_signal_connect (objects, "object-added", G_CALLBACK (on_object_added), self);
   for (GList *l = existing; l; l = l->next)
     watch_object (self, l->data);

@@ -4,9 +4,12 @@
 
 #include <glib/gi18n.h>
 
+#include "marina-disks-page.h"
 #include "marina-event-log.h"
 #include "marina-gui-util.h"
 #include "marina-machine-row.h"
+#include "marina-machine-settings.h"
+#include "marina-networks-page.h"
 #include "marina-new-machine-dialog.h"
 #include "marina-window.h"
 
@@ -23,6 +26,9 @@ struct _MarinaWindow {
   AdwApplicationWindow parent_instance;
   AdwToastOverlay *toast_overlay;
   GtkStack *stack;
+  AdwViewStack *pages;
+  MarinaDisksPage *disks_page;
+  MarinaNetworksPage *networks_page;
   GtkListBox *machine_list;
   MarinaEventLog *event_log;
 
@@ -32,6 +38,7 @@ struct _MarinaWindow {
   MarinaDBusMachine *selected;
   char *pending_selection;        /* a path or name to select once it shows up */
   MarinaNewMachineDialog *assistant;
+  MarinaMachineSettings *settings;
   gboolean watching_metrics;
   gboolean populating;
 };
@@ -55,6 +62,13 @@ show_message (MarinaWindow *self, const char *message)
 {
   g_debug ("message: %s", message);
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+/* The disks and networks pages speak through the window's toasts. */
+static void
+on_page_message (MarinaWindow *self, const char *message)
+{
+  show_message (self, message);
 }
 
 /* ---- which actions the state allows --------------------------------------------- */
@@ -94,6 +108,7 @@ update_actions (MarinaWindow *self)
       GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), machine_actions[i].action);
       g_simple_action_set_enabled (G_SIMPLE_ACTION (action), state && state_allows (i, state));
     }
+  marina_gui_enable_action (G_ACTION_MAP (self), "machine-settings", self->selected != NULL);
 }
 
 /* ---- jobs: Start, Save and Shutdown finish later ------------------------------------ */
@@ -382,6 +397,20 @@ action_new_machine (GSimpleAction *action, GVariant *parameter, gpointer user_da
 }
 
 static void
+action_machine_settings (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->selected == NULL)
+    return;
+  if (self->settings)
+    gtk_window_destroy (GTK_WINDOW (self->settings));
+  self->settings = marina_machine_settings_new (GTK_WINDOW (self), self->selected, self->objects);
+  g_object_add_weak_pointer (G_OBJECT (self->settings), (gpointer *) &self->settings);
+  gtk_window_present (GTK_WINDOW (self->settings));
+}
+
+static void
 action_select_machine (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   marina_window_select_machine (user_data, g_variant_get_string (parameter, NULL));
@@ -393,6 +422,19 @@ action_focus_events (GSimpleAction *action, GVariant *parameter, gpointer user_d
   MarinaWindow *self = user_data;
 
   gtk_widget_child_focus (GTK_WIDGET (self->event_log), GTK_DIR_TAB_FORWARD);
+}
+
+/* Machines, disks or networks, as the view switcher shows them. */
+static void
+action_show_page (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (adw_view_stack_get_child_by_name (self->pages, name) == NULL)
+    return;
+  adw_view_stack_set_visible_child_name (self->pages, name);
+  g_debug ("page %s", name);
 }
 
 static const GActionEntry actions[] = {
@@ -407,8 +449,10 @@ static const GActionEntry actions[] = {
   { "remove", action_machine },
   { "delete", action_machine },
   { "new-machine", action_new_machine },
+  { "machine-settings", action_machine_settings },
   { "select-machine", action_select_machine, "s" },
   { "focus-events", action_focus_events },
+  { "show-page", action_show_page, "s" },
 };
 
 /* ---- test hooks (MARINA_TEST_HOOKS=1): what the GUI tests cannot do through X -------- */
@@ -440,8 +484,16 @@ action_save_picture (GSimpleAction *action, GVariant *parameter, gpointer user_d
   GtkWidget *widget;
 
   g_variant_get (parameter, "(&s&s)", &what, &path);
-  widget = g_str_equal (what, "assistant") && self->assistant ? GTK_WIDGET (self->assistant)
-                                                              : GTK_WIDGET (self);
+  widget = GTK_WIDGET (self);
+  if (g_str_equal (what, "assistant") && self->assistant)
+    widget = GTK_WIDGET (self->assistant);
+  else if (g_str_equal (what, "disk-dialog") && marina_disks_page_get_dialog (self->disks_page))
+    widget = marina_disks_page_get_dialog (self->disks_page);
+  else if (g_str_equal (what, "settings") && self->settings)
+    widget = GTK_WIDGET (self->settings);
+  else if (g_str_equal (what, "network-dialog")
+           && marina_networks_page_get_dialog (self->networks_page))
+    widget = marina_networks_page_get_dialog (self->networks_page);
   g_debug ("picture %s: %s", path, save_picture (widget, path) ? "saved" : "failed");
 }
 
@@ -454,8 +506,30 @@ action_fill_assistant (GSimpleAction *action, GVariant *parameter, gpointer user
     marina_new_machine_dialog_fill (self->assistant, parameter);
 }
 
+static void
+action_fill_settings (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->settings)
+    marina_machine_settings_fill (self->settings, parameter);
+}
+
+/* Presses a button of the settings dialog: its action by name. */
+static void
+action_settings_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->settings)
+    gtk_widget_activate_action (GTK_WIDGET (self->settings),
+                                g_variant_get_string (parameter, NULL), NULL);
+}
+
 static const GActionEntry test_actions[] = {
   { "save-picture", action_save_picture, "(ss)" },
+  { "fill-settings", action_fill_settings, "a{sv}" },
+  { "settings-action", action_settings_action, "s" },
   { "fill-assistant", action_fill_assistant, "a{sv}" },
 };
 
@@ -463,9 +537,12 @@ static void
 add_actions (MarinaWindow *self)
 {
   const char *filters[] = { "machine", "severity" };
+  gboolean test_hooks = g_strcmp0 (g_getenv ("MARINA_TEST_HOOKS"), "1") == 0;
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), actions, G_N_ELEMENTS (actions), self);
-  if (g_strcmp0 (g_getenv ("MARINA_TEST_HOOKS"), "1") == 0)
+  marina_disks_page_add_actions (self->disks_page, G_ACTION_MAP (self), test_hooks);
+  marina_networks_page_add_actions (self->networks_page, G_ACTION_MAP (self), test_hooks);
+  if (test_hooks)
     g_action_map_add_action_entries (G_ACTION_MAP (self), test_actions,
                                      G_N_ELEMENTS (test_actions), self);
   /* The event log's filters: win.event-machine, win.event-severity. */
@@ -544,13 +621,19 @@ marina_window_class_init (MarinaWindowClass *klass)
   widget_class->map = marina_window_map;
   widget_class->unmap = marina_window_unmap;
   g_type_ensure (MARINA_TYPE_EVENT_LOG);
+  g_type_ensure (MARINA_TYPE_DISKS_PAGE);
+  g_type_ensure (MARINA_TYPE_NETWORKS_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/marinavm/Manager/marina-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, stack);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, pages);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, disks_page);
+  gtk_widget_class_bind_template_child (widget_class, MarinaWindow, networks_page);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, machine_list);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, event_log);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
+  gtk_widget_class_bind_template_callback (widget_class, on_page_message);
 }
 
 static void
@@ -583,5 +666,8 @@ marina_window_new (MarinaApplication *application)
   gtk_list_box_select_row (self->machine_list, gtk_list_box_get_row_at_index (self->machine_list, 0));
   sync_empty (self);
   marina_event_log_set_objects (self->event_log, self->objects);
+  marina_disks_page_set_objects (self->disks_page, marina_application_get_connection (application),
+                                 self->objects);
+  marina_networks_page_set_objects (self->networks_page, self->objects);
   return self;
 }

@@ -14,7 +14,10 @@ from marina_harness import wait_until
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUI = os.path.join(SOURCE_DIR, "gui")
 MANAGER_UI = ["marina-window.ui", "marina-machine-row.ui", "marina-event-log.ui",
-              "marina-new-machine-dialog.ui"]
+              "marina-new-machine-dialog.ui", "marina-disks-page.ui", "marina-job-row.ui",
+              "marina-new-disk-dialog.ui", "marina-networks-page.ui",
+              "marina-new-network-dialog.ui", "marina-machine-settings.ui",
+              "marina-preferences-dialog.ui"]
 
 
 def properties(element):
@@ -38,7 +41,7 @@ def test_icon_only_buttons_have_accessible_names():
 
 def application_accels():
     source = open(os.path.join(GUI, "marina-application.c")).read()
-    return dict(re.findall(r'\{ "([a-z.-]+)", \{ "([^"]+)", NULL \} \}', source))
+    return dict(re.findall(r'\{ "([a-z.:-]+)", \{ "([^"]+)", NULL \} \}', source))
 
 
 def test_every_accelerator_is_in_the_shortcuts_window():

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""marina keeps running in the background when its window closes (while
+the preference says so and some notification is on): the notification of
+a machine saved still comes, a notification's action opens the window
+again, a notification turned off in the preferences is not sent, and with
+the background preference off the closed manager exits."""
+
+import configparser
+import os
+
+from gi.repository import GLib
+from marina_harness import wait_until
+
+APP_PATH = "/org/marinavm/Manager"
+
+
+def app_action(app, action, parameter=None):
+    app.connection.call_sync(app.bus_name(), APP_PATH, "org.gtk.Actions", "Activate",
+                             GLib.Variant("(sava{sv})", (action, [parameter] if parameter
+                                                         is not None else [], {})),
+                             None, 0, 10000, None)
+
+
+def visible_windows(app):
+    try:
+        return app.xdotool("search", "--onlyvisible", "--pid", str(app.process.pid)).split()
+    except Exception:
+        return []
+
+
+def save_and_restore(marinad, machine):
+    assert marinad.wait_job(marinad.machine(machine, "Save"))[0] == "completed"
+    assert marinad.wait_job(marinad.machine(machine, "Start"))[0] == "completed"
+
+
+def test_runs_on_without_a_window_and_notifies(marinad, running_machine, manager, notifications,
+                                               workdir):
+    config_home = os.path.join(workdir, "config")
+    app = manager(env={"XDG_CONFIG_HOME": config_home})
+    app.wait_log("background: keeps running when the window closes")
+    app.wait_log("event log:")
+    app.bus_name()  # found through its window, which is about to close
+    window = app.window_id()
+    app.xdotool("windowfocus", "--sync", window)
+    app.xdotool("key", "ctrl+w")
+    wait_until(lambda: not visible_windows(app), 20, "the window to close")
+    assert app.process.poll() is None, "marina quit with its window"
+
+    # Still watching: the saved machine is notified with no window open.
+    save_and_restore(marinad, running_machine)
+    notifications.wait_for("“guest” was saved")
+    # The notification's action brings the window back with the machine.
+    app_action(app, "show-machine", GLib.Variant("s", running_machine))
+    wait_until(lambda: visible_windows(app), 20, "the window again")
+
+    # Turned off in the preferences (kept in the key file): not sent.
+    app_action(app, "set-preference", GLib.Variant("(sb)", ("saved", False)))
+    app.wait_log("preferences saved")
+    conf = configparser.ConfigParser()
+    conf.read(os.path.join(config_home, "marina", "manager.conf"))
+    assert conf.get("notifications", "saved") == "false"
+    sent = len(notifications.received)
+    save_and_restore(marinad, running_machine)
+    app.wait_log("-saved skipped: turned off in the preferences")
+    assert len(notifications.received) == sent
+
+    # Without the background preference the last window's close quits.
+    app_action(app, "set-preference", GLib.Variant("(sb)", ("background", False)))
+    app.wait_log("background: quits when the window closes")
+    app.xdotool("windowfocus", "--sync", app.window_id())
+    app.xdotool("key", "ctrl+w")
+    assert app.wait_exit(30) == 0
