@@ -5,6 +5,8 @@
 #include <glib/gi18n.h>
 
 #include "marina-application.h"
+#include "marina-console-launcher.h"
+#include "marina-console-remote.h"
 #include "marina-gui-util.h"
 #include "marina-notifier.h"
 #include "marina-preferences-dialog.h"
@@ -13,7 +15,9 @@
 /* marina: the manager of every machine of one marinad, on the system bus
  * unless told otherwise. It only speaks the D-Bus API: one connection of its
  * own to the bus that holds marinad, and an object manager client that keeps
- * the machines (and the Manager) as proxies. */
+ * the machines (and the Manager) as proxies. With --connect ssh://HOST that
+ * bus is on HOST, carried by ssh (marina-console-remote.c), and consoles
+ * opened from here go there the same way. */
 
 #define BUS_NAME "org.marinavm.Marina1"
 #define ROOT_PATH "/org/marinavm/Marina1"
@@ -24,11 +28,17 @@ struct _MarinaApplication {
   AdwApplication parent_instance;
   gboolean session_bus;
   char *address;
+  char *connect_url;    /* ssh://[USER@]HOST[:PORT], or NULL for this host */
+  char **ssh_options;
+  char *remote_console; /* marina-console on the remote host */
+  MarinaConsoleRemote *remote;
+  MarinaConsoleLauncher *consoles;
   GDBusConnection *connection;
   GDBusObjectManager *objects;
   MarinaNotifier *notifier;
   MarinaPreferences *preferences;
   gboolean connecting;
+  gboolean start_in_background;  /* --background: no window at first (login) */
   gboolean held;       /* running on in the background without a window */
 };
 
@@ -37,6 +47,7 @@ G_DEFINE_FINAL_TYPE (MarinaApplication, marina_application, ADW_TYPE_APPLICATION
 static const struct { const char *action; const char *accels[2]; } accels[] = {
   { "win.new-machine", { "<Control>n", NULL } },
   { "win.machine-settings", { "<Alt>Return", NULL } },
+  { "win.console", { "<Control>o", NULL } },
   { "win.start", { "<Control>Return", NULL } },
   { "win.pause", { "<Control>p", NULL } },
   { "win.resume", { "<Control>r", NULL } },
@@ -62,6 +73,12 @@ GDBusConnection *
 marina_application_get_connection (MarinaApplication *self)
 {
   return self->connection;
+}
+
+MarinaConsoleLauncher *
+marina_application_get_consoles (MarinaApplication *self)
+{
+  return self->consoles;
 }
 
 GDBusObjectManager *
@@ -139,8 +156,13 @@ on_objects_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       return g_application_quit (G_APPLICATION (self));
     }
   self->notifier = marina_notifier_new (G_APPLICATION (self), self->objects, self->preferences);
-  show_window (self);
+  if (!self->start_in_background)
+    show_window (self);
   sync_background (self);
+  /* Started at login with the preference off: nothing to do, so it ends. */
+  if (self->start_in_background && !self->held)
+    g_debug ("background: turned off in the preferences; quitting");
+  self->start_in_background = FALSE;
 }
 
 static void
@@ -152,7 +174,9 @@ on_bus_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GErro
 }
 
 /* The object manager client follows marinad across restarts: its objects
- * vanish when the name loses its owner and come back with the new one. */
+ * vanish when the name loses its owner and come back with the new one.
+ * Both ways of connecting end here: GDBus finishes g_dbus_connection_new()
+ * and _new_for_address() alike. */
 static void
 on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -173,6 +197,21 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
                                          ROOT_PATH, NULL, on_objects_ready, g_object_ref (self));
 }
 
+static void
+connect_remote_bus (MarinaApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_console_remote_connect_bus (self->remote, on_bus_ready, g_object_ref (self), &error))
+    {
+      g_printerr (_("Cannot reach %s: %s\n"), self->connect_url, error->message);
+      g_object_unref (self);
+      return g_application_quit (G_APPLICATION (self));
+    }
+  self->connecting = TRUE;
+  g_application_hold (G_APPLICATION (self));
+}
+
 /* A connection of our own rather than the shared one: the application's
  * own session bus connection (notifications, actions) must not decide
  * which bus holds marinad. */
@@ -180,8 +219,11 @@ static void
 connect_bus (MarinaApplication *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *address = marina_gui_bus_address (self->session_bus, self->address, &error);
+  g_autofree char *address = NULL;
 
+  if (self->remote)
+    return connect_remote_bus (self);
+  address = marina_gui_bus_address (self->session_bus, self->address, &error);
   if (address == NULL)
     {
       g_printerr (_("Cannot find the bus: %s\n"), error->message);
@@ -271,16 +313,56 @@ marina_application_startup (GApplication *application)
                                            accels[i].accels);
 }
 
+/* marina-console reaches marinad as the manager does. */
+static GStrv
+console_args (MarinaApplication *self)
+{
+  g_autoptr(GStrvBuilder) args = g_strv_builder_new ();
+  g_auto(GStrv) bus = marina_gui_bus_args (self->session_bus, self->address);
+
+  if (self->connect_url)
+    g_strv_builder_add_many (args, "--connect", self->connect_url, NULL);
+  for (gsize i = 0; self->connect_url && self->ssh_options && self->ssh_options[i]; i++)
+    g_strv_builder_add_many (args, "--ssh-option", self->ssh_options[i], NULL);
+  if (self->connect_url && self->remote_console)
+    g_strv_builder_add_many (args, "--remote-console", self->remote_console, NULL);
+  g_strv_builder_addv (args, (const char **) bus);
+  return g_strv_builder_end (args);
+}
+
+static int
+prepare_remote (MarinaApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) bus = marina_gui_bus_args (self->session_bus, self->address);
+
+  self->remote = marina_console_remote_new (self->connect_url,
+                                            (const char * const *) self->ssh_options,
+                                            self->remote_console, (const char * const *) bus,
+                                            &error);
+  if (self->remote == NULL)
+    {
+      g_printerr ("--connect: %s\n", error->message);
+      return 2;
+    }
+  return -1;
+}
+
 static int
 marina_application_handle_local_options (GApplication *application, GVariantDict *options)
 {
   MarinaApplication *self = MARINA_APPLICATION (application);
+  g_auto(GStrv) consoles = NULL;
 
   if (self->address && self->session_bus)
     {
       g_printerr (_("--session and --address exclude each other\n"));
       return 2;
     }
+  consoles = console_args (self);
+  self->consoles = marina_console_launcher_new ((const char * const *) consoles);
+  if (self->connect_url)
+    return prepare_remote (self);
   return -1;
 }
 
@@ -290,10 +372,15 @@ marina_application_finalize (GObject *object)
   MarinaApplication *self = MARINA_APPLICATION (object);
 
   g_clear_object (&self->notifier);
+  g_clear_object (&self->consoles);
+  g_clear_object (&self->remote);
   g_clear_object (&self->preferences);
   g_clear_object (&self->objects);
   g_clear_object (&self->connection);
   g_free (self->address);
+  g_free (self->connect_url);
+  g_strfreev (self->ssh_options);
+  g_free (self->remote_console);
   G_OBJECT_CLASS (marina_application_parent_class)->finalize (object);
 }
 
@@ -316,6 +403,17 @@ add_options (MarinaApplication *self)
       N_("Use the session bus (marinad --session)"), NULL },
     { "address", 0, 0, G_OPTION_ARG_STRING, &self->address,
       N_("Use the bus at ADDRESS"), N_("ADDRESS") },
+    { "background", 0, 0, G_OPTION_ARG_NONE, &self->start_in_background,
+      N_("Start without a window and notify of machine events (as at login), while the "
+         "preferences say to run in the background"), NULL },
+    { "connect", 0, 0, G_OPTION_ARG_STRING, &self->connect_url,
+      N_("Manage marinad on another host through ssh (--session and --address then name "
+         "the bus there)"), N_("ssh://[USER@]HOST[:PORT]") },
+    { "ssh-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &self->ssh_options,
+      N_("Pass -o OPTION to ssh (also: MARINA_SSH_OPTIONS)"), N_("OPTION") },
+    { "remote-console", 0, 0, G_OPTION_ARG_FILENAME, &self->remote_console,
+      N_("marina-console on the remote host, which carries the bus (default: "
+         "marina-console)"), N_("PATH") },
     { NULL }
   };
 

@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "marina-console-launcher.h"
 #include "marina-dbus-generated.h"
 
 G_BEGIN_DECLS
@@ -14,5 +15,6 @@ MarinaApplication   *marina_application_new            (void);
 GDBusConnection     *marina_application_get_connection (MarinaApplication *self);
 GDBusObjectManager  *marina_application_get_objects    (MarinaApplication *self);
 MarinaDBusManager   *marina_application_get_manager    (MarinaApplication *self);
+MarinaConsoleLauncher *marina_application_get_consoles (MarinaApplication *self);
 
 G_END_DECLS

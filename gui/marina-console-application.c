@@ -130,26 +130,19 @@ on_bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   show_window (self);
 }
 
-/* Through ssh the bus sees the remote user ssh logged in as, and GDBus
- * claims our own uid in EXTERNAL: both must be the same number (root on
- * both, or matching accounts). G_DBUS_CONNECTION_FLAGS_CROSS_NAMESPACE would
- * lift that, but GLib 2.74 refuses the flag (its FLAGS_ALL lacks it). */
 static void
 connect_remote (MarinaConsoleApplication *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GIOStream) stream = marina_console_remote_open_bus (self->remote, &error);
 
-  if (stream == NULL)
+  g_application_hold (G_APPLICATION (self));
+  if (!marina_console_remote_connect_bus (self->remote, on_bus_ready, g_object_ref (self), &error))
     {
       g_printerr (_("Cannot reach %s: %s\n"), self->connect_url, error->message);
+      g_application_release (G_APPLICATION (self));
+      g_object_unref (self);
       return g_application_quit (G_APPLICATION (self));
     }
-  g_application_hold (G_APPLICATION (self));
-  g_dbus_connection_new (stream, NULL,
-                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                         NULL, NULL, on_bus_ready, g_object_ref (self));
 }
 
 /* A connection of our own rather than the shared one: the application's
@@ -178,25 +171,11 @@ marina_console_application_activate (GApplication *application)
                                      NULL, NULL, on_bus_ready, g_object_ref (self));
 }
 
-/* The bus options as the remote relay takes them: they name the bus on the
- * remote host. */
-static GStrv
-remote_bus_args (MarinaConsoleApplication *self)
-{
-  g_autoptr(GStrvBuilder) args = g_strv_builder_new ();
-
-  if (self->address)
-    g_strv_builder_add_many (args, "--address", self->address, NULL);
-  else if (self->session_bus)
-    g_strv_builder_add (args, "--session");
-  return g_strv_builder_end (args);
-}
-
 static int
 prepare_remote (MarinaConsoleApplication *self)
 {
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) bus_args = remote_bus_args (self);
+  g_auto(GStrv) bus_args = marina_gui_bus_args (self->session_bus, self->address);
 
   self->remote = marina_console_remote_new (self->connect_url,
                                             (const char * const *) self->ssh_options,

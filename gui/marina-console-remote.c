@@ -194,6 +194,28 @@ marina_console_remote_open_bus (MarinaConsoleRemote *self, GError **error)
   return G_IO_STREAM (g_socket_connection_factory_create_connection (channel));
 }
 
+/* Starts a bus connection through ssh; finish it with
+ * g_dbus_connection_new_finish(). FALSE when ssh cannot even start.
+ *
+ * Through ssh the bus sees the remote user ssh logged in as, and GDBus
+ * claims our own uid in EXTERNAL: both must be the same number (root on
+ * both, or matching accounts). G_DBUS_CONNECTION_FLAGS_CROSS_NAMESPACE would
+ * lift that, but GLib 2.74 refuses the flag (its FLAGS_ALL lacks it). */
+gboolean
+marina_console_remote_connect_bus (MarinaConsoleRemote *self, GAsyncReadyCallback callback,
+                                   gpointer user_data, GError **error)
+{
+  g_autoptr(GIOStream) stream = marina_console_remote_open_bus (self, error);
+
+  if (stream == NULL)
+    return FALSE;
+  g_dbus_connection_new (stream, NULL,
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                         NULL, NULL, callback, user_data);
+  return TRUE;
+}
+
 /* A socket to the remote machine's screen (RFB) or first serial port,
  * which the caller owns; -1 on error. machine: its name or id. */
 int

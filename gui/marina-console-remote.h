@@ -15,6 +15,10 @@ MarinaConsoleRemote *marina_console_remote_new                 (const char      
                                                                 GError             **error);
 GIOStream           *marina_console_remote_open_bus            (MarinaConsoleRemote *self,
                                                                 GError             **error);
+gboolean             marina_console_remote_connect_bus         (MarinaConsoleRemote *self,
+                                                                GAsyncReadyCallback  callback,
+                                                                gpointer             user_data,
+                                                                GError             **error);
 int                  marina_console_remote_open_console        (MarinaConsoleRemote *self,
                                                                 const char          *machine,
                                                                 gboolean             serial,

@@ -47,6 +47,20 @@ marina_gui_bus_address (gboolean session_bus, const char *address, GError **erro
                                           NULL, error);
 }
 
+/* The options that name that bus, as marina and marina-console take them
+ * (for a console started from the manager, or a relay on a remote host). */
+GStrv
+marina_gui_bus_args (gboolean session_bus, const char *address)
+{
+  g_autoptr(GStrvBuilder) args = g_strv_builder_new ();
+
+  if (address)
+    g_strv_builder_add_many (args, "--address", address, NULL);
+  else if (session_bus)
+    g_strv_builder_add (args, "--session");
+  return g_strv_builder_end (args);
+}
+
 /* Selects the choice shown as @text, as a person picking it would; for the
  * dialogs' test hooks, which warn of a choice that is not there. */
 void

@@ -10,6 +10,8 @@ char       *marina_gui_error_message (const GError *error);
 char       *marina_gui_bus_address   (gboolean      session_bus,
                                       const char   *address,
                                       GError      **error);
+GStrv       marina_gui_bus_args      (gboolean      session_bus,
+                                      const char   *address);
 void        marina_gui_combo_select  (AdwComboRow  *row,
                                       const char   *text);
 void        marina_gui_list_box_clear (GtkListBox  *list);

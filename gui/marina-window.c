@@ -109,6 +109,9 @@ update_actions (MarinaWindow *self)
       g_simple_action_set_enabled (G_SIMPLE_ACTION (action), state && state_allows (i, state));
     }
   marina_gui_enable_action (G_ACTION_MAP (self), "machine-settings", self->selected != NULL);
+  /* In any state: a console waits for an off machine to start, and shows
+   * its screen from the first moment. */
+  marina_gui_enable_action (G_ACTION_MAP (self), "console", self->selected != NULL);
 }
 
 /* ---- jobs: Start, Save and Shutdown finish later ------------------------------------ */
@@ -411,6 +414,40 @@ action_machine_settings (GSimpleAction *action, GVariant *parameter, gpointer us
 }
 
 static void
+open_console (MarinaWindow *self, MarinaDBusMachine *machine)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!marina_console_launcher_open (marina_application_get_consoles (self->application),
+                                     marina_dbus_machine_get_id (machine),
+                                     marina_dbus_machine_get_name (machine), &error))
+    show_message (self, error->message);
+}
+
+static void
+action_console (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->selected)
+    open_console (self, self->selected);
+}
+
+/* Activating a machine (a double click, Enter) opens its console, as
+ * Virtual Server's master status opened Remote Control. */
+static void
+on_row_activated (MarinaWindow *self, GtkListBoxRow *row)
+{
+  open_console (self, marina_machine_row_get_machine (MARINA_MACHINE_ROW (row)));
+}
+
+static void
+on_console_ended (MarinaWindow *self, const char *machine_name, const char *message)
+{
+  show_message (self, message);
+}
+
+static void
 action_select_machine (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   marina_window_select_machine (user_data, g_variant_get_string (parameter, NULL));
@@ -450,6 +487,7 @@ static const GActionEntry actions[] = {
   { "delete", action_machine },
   { "new-machine", action_new_machine },
   { "machine-settings", action_machine_settings },
+  { "console", action_console },
   { "select-machine", action_select_machine, "s" },
   { "focus-events", action_focus_events },
   { "show-page", action_show_page, "s" },
@@ -633,6 +671,7 @@ marina_window_class_init (MarinaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, machine_list);
   gtk_widget_class_bind_template_child (widget_class, MarinaWindow, event_log);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
+  gtk_widget_class_bind_template_callback (widget_class, on_row_activated);
   gtk_widget_class_bind_template_callback (widget_class, on_page_message);
 }
 
@@ -654,6 +693,8 @@ marina_window_new (MarinaApplication *application)
 
   self->application = application;
   self->objects = g_object_ref (marina_application_get_objects (application));
+  g_signal_connect_object (marina_application_get_consoles (application), "ended",
+                           G_CALLBACK (on_console_ended), self, G_CONNECT_SWAPPED);
   g_signal_connect_swapped (self->objects, "object-added", G_CALLBACK (on_object_added), self);
   g_signal_connect_swapped (self->objects, "object-added", G_CALLBACK (on_manager_added), self);
   g_signal_connect_swapped (self->objects, "object-removed", G_CALLBACK (on_object_removed), self);

@@ -68,7 +68,8 @@ class Console:
                    GTK_A11Y="none", GSETTINGS_BACKEND="memory",
                    # The window's actions are exported on the "session" bus:
                    # the private bus stands in for it.
-                   DBUS_SESSION_BUS_ADDRESS=bus.address, **(extra_env or {}))
+                   DBUS_SESSION_BUS_ADDRESS=bus.address)
+        env.update(extra_env or {})
         self.log_file = open(self.log_path, "w")
         # As another user: setpriv with that user's uid and groups.
         prefix = []

@@ -70,3 +70,28 @@ def test_runs_on_without_a_window_and_notifies(marinad, running_machine, manager
     app.xdotool("windowfocus", "--sync", app.window_id())
     app.xdotool("key", "ctrl+w")
     assert app.wait_exit(30) == 0
+
+
+def test_started_at_login_without_a_window(marinad, running_machine, manager, notifications,
+                                           workdir):
+    """marina --background, as the autostart entry runs it: no window, the
+    notifications all the same, and the window when one is asked for."""
+    app = manager("--background", env={"XDG_CONFIG_HOME": os.path.join(workdir, "config")})
+    app.WINDOW_PATH = APP_PATH  # no window to find it by yet
+    app.wait_log("background: keeps running when the window closes")
+    assert not visible_windows(app), "--background opened a window"
+    save_and_restore(marinad, running_machine)
+    notifications.wait_for("“guest” was saved")
+    assert not visible_windows(app)
+    app_action(app, "show-machine", GLib.Variant("s", running_machine))
+    wait_until(lambda: visible_windows(app), 20, "the window")
+
+
+def test_started_at_login_with_the_preference_off_ends(marinad, manager, workdir):
+    config_home = os.path.join(workdir, "config-off")
+    os.makedirs(os.path.join(config_home, "marina"))
+    with open(os.path.join(config_home, "marina", "manager.conf"), "w") as f:
+        f.write("[notifications]\nbackground=false\n")
+    app = manager("--background", env={"XDG_CONFIG_HOME": config_home})
+    assert app.wait_exit(30) == 0
+    assert "background: turned off in the preferences; quitting" in app.log()

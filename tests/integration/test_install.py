@@ -109,3 +109,15 @@ def test_translations_are_installed(installed):
         return  # no GUI, no .desktop file
     desktop = open(find(destdir, "org.marinavm.Console.desktop")).read()
     assert "Name[de]=Marina-Konsole" in desktop
+
+
+def test_the_manager_starts_at_login(installed):
+    """An XDG autostart entry runs the manager without a window, to notify."""
+    destdir, _ = installed
+    if not os.path.exists(os.path.join(BUILD_DIR, "gui", "marina")):
+        return  # no GUI
+    path = find(destdir, "org.marinavm.Manager-autostart.desktop")
+    assert path.endswith(os.path.join("xdg", "autostart", "org.marinavm.Manager-autostart.desktop"))
+    entry = open(path).read()
+    assert "Exec=marina --background" in entry
+    assert "Name[de]=" in entry
