@@ -461,6 +461,7 @@ ask (MarinaDisksPage *self, MarinaDBusDisk *disk, char *heading, const char *bod
   AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (
     adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (GTK_WIDGET (self))), heading, body));
 
+  g_debug ("disks: asking %s", heading);
   g_free (heading);
   adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), response, label, NULL);
   adw_message_dialog_set_default_response (dialog, response);

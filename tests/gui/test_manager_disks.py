@@ -6,8 +6,10 @@ differencing child shown under its parent, a long creation followed by its
 progress bar and cancelled with its Cancel button's action, and marinad's
 refusal shown in its own words."""
 
+import json
 import os
 import re
+import subprocess
 
 from console_harness import distinct_colours, load_png
 from gi.repository import GLib
@@ -130,3 +132,57 @@ def describe_enabled(app, action):
                                      "Describe", GLib.Variant("(s)", (action,)), None, 0, 5000,
                                      None)
     return reply.unpack()[0][0]
+
+
+def qemu_io(path, command):
+    return subprocess.run(["qemu-io", "-c", command, path], check=True, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
+
+
+def test_convert_and_merge_through_their_questions(marinad, manager, workdir):
+    """Convert flattens the chain into a standalone disk that reads as the
+    chain does; Merge writes the child's data into its parent. Both are
+    asked first, and followed as jobs."""
+    base = os.path.join(storage(marinad), "base.qcow2")
+    child = os.path.join(storage(marinad), "child.qcow2")
+    _, job = marinad.manager("CreateDisk", "sa{sv}", base, {
+        "format": GLib.Variant("s", "qcow2"), "size": GLib.Variant("t", 64 << 20)})
+    marinad.wait_job(job)
+    qemu_io(base, "write -P 0x11 0 1M")
+    _, job = marinad.manager("CreateDisk", "sa{sv}", child, {
+        "format": GLib.Variant("s", "qcow2"), "type": GLib.Variant("s", "differencing"),
+        "parent": GLib.Variant("s", base)})
+    marinad.wait_job(job)
+    qemu_io(child, "write -P 0x5a 1M 1M")
+    app = manager()
+    app.wait_log("disks: 2 listed")
+    app.activate("show-page", GLib.Variant("s", "disks"))
+    app.activate("select-disk", GLib.Variant("s", child))
+    app.wait_log(f"disks: selected {child}")
+    wait_until(lambda: describe_enabled(app, "merge-disk"), 10, "merge enabled for the child")
+
+    # Convert: the question offers the same folder and format, "-converted".
+    app.activate("convert-disk")
+    app.wait_log("disks: asking Convert “child.qcow2”")
+    picture = keep(app.save_picture(os.path.join(workdir, "manager-disks-convert.png"),
+                                    "disk-dialog"))
+    assert distinct_colours(load_png(picture)) > 10, "the convert question is blank"
+    app.activate("respond-disk-dialog", GLib.Variant("s", "convert"))
+    job = followed_job(app, "Converting child.qcow2")
+    app.wait_log(f"job {job}: completed")
+    converted = os.path.join(storage(marinad), "child-converted.qcow2")
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", converted],
+                                     check=True, stdout=subprocess.PIPE).stdout)
+    assert "backing-filename" not in info, "the converted disk still has a parent"
+    subprocess.run(["qemu-img", "compare", child, converted], check=True)
+    assert converted in disk_paths(marinad)
+
+    # Merge: the base then holds the child's data.
+    app.activate("merge-disk")
+    app.wait_log("disks: asking Merge “child.qcow2” into its parent?")
+    app.activate("respond-disk-dialog", GLib.Variant("s", "merge"))
+    job = followed_job(app, "Merging child.qcow2")
+    app.wait_log(f"job {job}: completed")
+    merged = qemu_io(base, "read -P 0x5a 1M 1M")
+    assert "Pattern verification failed" not in merged, merged
+    assert "Pattern verification failed" not in qemu_io(base, "read -P 0x11 0 1M")
