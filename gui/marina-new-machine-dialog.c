@@ -6,19 +6,25 @@
 
 #include "marina-dbus-generated.h"
 #include "marina-gui-util.h"
+#include "marina-job-row.h"
+#include "marina-new-disk-dialog.h"
 #include "marina-new-machine-dialog.h"
 
 /* The new machine assistant: name, profile, memory (at most what the host
- * has), virtual processors, an existing disk image, a CD/DVD image, a
- * network and the boot order. Create calls Manager.CreateMachine and, with a
- * network chosen, Machine.AddNetworkAdapter on the new machine; the window
- * hears of the result through the "created" signal. */
+ * has), virtual processors, a disk (an existing image, or a new one made
+ * through the New Disk dialog: dynamic, fixed or differencing with its
+ * parent picked among the known disks), a CD/DVD image, a network and the
+ * boot order. A new disk's Job shows as a progress bar with Cancel in the
+ * assistant, and Create waits for it. Create calls Manager.CreateMachine
+ * and, with a network chosen, Machine.AddNetworkAdapter on the new machine;
+ * the window hears of the result through the "created" signal. */
 
 #define BUS_NAME "org.marinavm.Marina1"
 #define MANAGER_PATH "/org/marinavm/Marina1/Manager"
 #define MANAGER_IFACE BUS_NAME ".Manager"
 #define MACHINE_IFACE BUS_NAME ".Machine"
 #define NETWORK_IFACE BUS_NAME ".Network"
+#define JOB_IFACE BUS_NAME ".Job"
 
 struct _MarinaNewMachineDialog {
   AdwWindow parent_instance;
@@ -28,6 +34,7 @@ struct _MarinaNewMachineDialog {
   AdwActionRow *memory_row;
   GtkSpinButton *memory_spin;
   GtkSpinButton *vcpus_spin;
+  AdwPreferencesGroup *media_group;
   AdwActionRow *disk_row;
   AdwActionRow *cdrom_row;
   AdwComboRow *network_row;
@@ -39,6 +46,8 @@ struct _MarinaNewMachineDialog {
   GPtrArray *network_paths;  /* parallel to network_names, "/" (none) first */
   char *disk;
   char *cdrom;
+  MarinaNewDiskDialog *disk_dialog;
+  MarinaJobRow *disk_job;  /* the new disk's creation, while it runs */
   gboolean creating;
   GCancellable *cancellable;
 };
@@ -67,8 +76,10 @@ sync_create (MarinaNewMachineDialog *self)
 {
   const char *name = gtk_editable_get_text (GTK_EDITABLE (self->name_row));
 
+  /* A machine on a disk still being made would not start. */
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.create",
-                                 !self->creating && *name != '\0');
+                                 !self->creating && self->disk_job == NULL && *name != '\0');
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "assistant.new-disk", self->disk_job == NULL);
 }
 
 static void
@@ -172,6 +183,124 @@ action_clear (GtkWidget *widget, const char *action, GVariant *parameter)
 {
   set_medium (MARINA_NEW_MACHINE_DIALOG (widget), g_str_equal (action, "assistant.clear-cdrom"),
               NULL);
+}
+
+/* ---- a new disk ---------------------------------------------------------------- */
+
+static void
+forget_disk_job (MarinaNewMachineDialog *self)
+{
+  if (self->disk_job == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->disk_job, self);
+  adw_preferences_group_remove (self->media_group, GTK_WIDGET (self->disk_job));
+  self->disk_job = NULL;
+}
+
+static void
+on_disk_job_finished (MarinaJobRow *row, const char *status, const char *message,
+                      MarinaNewMachineDialog *self)
+{
+  g_autofree char *text = NULL;
+
+  forget_disk_job (self);
+  if (g_str_equal (status, "completed"))
+    g_debug ("assistant: new disk %s ready", self->disk);
+  else
+    {
+      /* Cancelled or failed, the disk is gone: marinad leaves no half-made file. */
+      text = g_str_equal (status, "cancelled")
+               ? g_strdup (_("The new disk was cancelled."))
+               : g_strdup_printf (_("The new disk could not be made: %s"), message);
+      set_medium (self, FALSE, NULL);
+      show_error (self, text);
+    }
+  sync_create (self);
+}
+
+static void
+on_disk_job_proxy (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(MarinaNewMachineDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MarinaDBusJob) job = marina_dbus_job_proxy_new_finish (result, &error);
+  g_autofree char *name = NULL;
+  g_autofree char *title = NULL;
+
+  if (job == NULL)
+    {
+      /* Finished and gone already: what marinad knows of the disk decides. */
+      g_debug ("assistant: the new disk's job: %s", error->message);
+      return;
+    }
+  if (self->disk == NULL)
+    return;
+  name = g_path_get_basename (self->disk);
+  title = g_strdup_printf (_("Creating %s"), name);
+  self->disk_job = marina_job_row_new (job, title);
+  g_signal_connect_object (self->disk_job, "finished", G_CALLBACK (on_disk_job_finished), self, 0);
+  adw_preferences_group_add (self->media_group, GTK_WIDGET (self->disk_job));
+  sync_create (self);
+}
+
+static void
+on_disk_created (MarinaNewMachineDialog *self, const char *disk, const char *job, const char *path)
+{
+  g_debug ("assistant: new disk %s (%s)", path, job);
+  set_medium (self, FALSE, path);
+  marina_dbus_job_proxy_new (self->connection, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME, job, NULL,
+                             on_disk_job_proxy, g_object_ref (self));
+}
+
+/* The New Disk dialog, named after the machine as far as it is named. */
+static void
+open_disk_dialog (MarinaNewMachineDialog *self)
+{
+  const char *name = gtk_editable_get_text (GTK_EDITABLE (self->name_row));
+
+  if (self->disk_dialog)
+    return gtk_window_present (GTK_WINDOW (self->disk_dialog));
+  self->disk_dialog = marina_new_disk_dialog_new (GTK_WINDOW (self), self->objects);
+  g_object_add_weak_pointer (G_OBJECT (self->disk_dialog), (gpointer *) &self->disk_dialog);
+  g_signal_connect_object (self->disk_dialog, "created", G_CALLBACK (on_disk_created), self,
+                           G_CONNECT_SWAPPED);
+  if (*name)
+    marina_new_disk_dialog_fill (self->disk_dialog,
+                                 g_variant_new_parsed ("{'name': <%s>}", name));
+  gtk_window_present (GTK_WINDOW (self->disk_dialog));
+}
+
+static void
+action_new_disk (GtkWidget *widget, const char *action, GVariant *parameter)
+{
+  open_disk_dialog (MARINA_NEW_MACHINE_DIALOG (widget));
+}
+
+static void
+cancel_job (MarinaNewMachineDialog *self, const char *path)
+{
+  if (!g_variant_is_object_path (path))
+    return;
+  g_debug ("assistant: cancelling %s", path);
+  g_dbus_connection_call (self->connection, BUS_NAME, path, JOB_IFACE, "Cancel", NULL, NULL,
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+}
+
+/* The job row's Cancel button (win.cancel-job, as on the disks page). */
+static void
+action_cancel_job (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  cancel_job (user_data, g_variant_get_string (parameter, NULL));
+}
+
+static void
+add_job_actions (MarinaNewMachineDialog *self)
+{
+  static const GActionEntry entries[] = { { "cancel-job", action_cancel_job, "s" } };
+  g_autoptr(GSimpleActionGroup) group = g_simple_action_group_new ();
+
+  g_action_map_add_action_entries (G_ACTION_MAP (group), entries, G_N_ELEMENTS (entries), self);
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "win", G_ACTION_GROUP (group));
 }
 
 /* ---- host facts and networks --------------------------------------------------- */
@@ -360,7 +489,9 @@ action_create (GtkWidget *widget, const char *action, GVariant *parameter)
 /* Puts values into the widgets, as a person would with keyboard and mouse,
  * and leaves the rest (reading them back, calling marinad) to the ordinary
  * code. Keys: name, memory-mib, vcpus (i), profile, network, boot (the
- * choice as shown), disk, cdrom (paths, as the file chooser gives them). */
+ * choice as shown), disk, cdrom (paths, as the file chooser gives them),
+ * new-disk (any value: the New Disk button pressed), cancel-disk (the new
+ * disk's Cancel button pressed). */
 void
 marina_new_machine_dialog_fill (MarinaNewMachineDialog *self, GVariant *values)
 {
@@ -385,7 +516,19 @@ marina_new_machine_dialog_fill (MarinaNewMachineDialog *self, GVariant *values)
     set_medium (self, FALSE, text);
   if (g_variant_dict_lookup (&dict, "cdrom", "&s", &text))
     set_medium (self, TRUE, text);
+  if (g_variant_dict_contains (&dict, "new-disk"))
+    open_disk_dialog (self);
+  if (g_variant_dict_contains (&dict, "cancel-disk") && self->disk_job)
+    cancel_job (self, g_dbus_proxy_get_object_path (
+                        G_DBUS_PROXY (marina_job_row_get_job (self->disk_job))));
   g_variant_dict_clear (&dict);
+}
+
+/* The New Disk dialog it opened, or NULL: for the tests' fill hook. */
+MarinaNewDiskDialog *
+marina_new_machine_dialog_get_disk_dialog (MarinaNewMachineDialog *self)
+{
+  return self->disk_dialog;
 }
 
 /* ---- GObject --------------------------------------------------------------------- */
@@ -397,6 +540,13 @@ marina_new_machine_dialog_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  /* Closed while its disk is being made: nothing is to be left half-made. */
+  if (self->disk_job)
+    cancel_job (self, g_dbus_proxy_get_object_path (
+                        G_DBUS_PROXY (marina_job_row_get_job (self->disk_job))));
+  forget_disk_job (self);
+  if (self->disk_dialog)
+    gtk_window_destroy (GTK_WINDOW (self->disk_dialog));
   g_clear_object (&self->objects);
   g_clear_object (&self->connection);
   G_OBJECT_CLASS (marina_new_machine_dialog_parent_class)->dispose (object);
@@ -425,6 +575,7 @@ bind_template (GtkWidgetClass *widget_class)
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, memory_row);
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, memory_spin);
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, vcpus_spin);
+  gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, media_group);
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, disk_row);
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, cdrom_row);
   gtk_widget_class_bind_template_child (widget_class, MarinaNewMachineDialog, network_row);
@@ -445,6 +596,7 @@ marina_new_machine_dialog_class_init (MarinaNewMachineDialogClass *klass)
   bind_template (widget_class);
   gtk_widget_class_install_action (widget_class, "assistant.create", NULL, action_create);
   gtk_widget_class_install_action (widget_class, "assistant.choose-disk", NULL, action_choose);
+  gtk_widget_class_install_action (widget_class, "assistant.new-disk", NULL, action_new_disk);
   gtk_widget_class_install_action (widget_class, "assistant.choose-cdrom", NULL, action_choose);
   gtk_widget_class_install_action (widget_class, "assistant.clear-disk", NULL, action_clear);
   gtk_widget_class_install_action (widget_class, "assistant.clear-cdrom", NULL, action_clear);
@@ -460,6 +612,7 @@ marina_new_machine_dialog_init (MarinaNewMachineDialog *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
+  add_job_actions (self);
   self->network_paths = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->network_paths, g_strdup ("/"));
   self->network_names = gtk_string_list_new ((const char *[]) { _("Not connected"), NULL });

@@ -3,6 +3,8 @@
 
 #include <adwaita.h>
 
+#include "marina-new-disk-dialog.h"
+
 G_BEGIN_DECLS
 
 #define MARINA_TYPE_NEW_MACHINE_DIALOG (marina_new_machine_dialog_get_type ())
@@ -14,5 +16,6 @@ MarinaNewMachineDialog *marina_new_machine_dialog_new  (GtkWindow              *
                                                         GDBusObjectManager     *objects);
 void                    marina_new_machine_dialog_fill (MarinaNewMachineDialog *self,
                                                         GVariant               *values);
+MarinaNewDiskDialog    *marina_new_machine_dialog_get_disk_dialog (MarinaNewMachineDialog *self);
 
 G_END_DECLS

@@ -527,6 +527,9 @@ action_save_picture (GSimpleAction *action, GVariant *parameter, gpointer user_d
     widget = GTK_WIDGET (self->assistant);
   else if (g_str_equal (what, "disk-dialog") && marina_disks_page_get_dialog (self->disks_page))
     widget = marina_disks_page_get_dialog (self->disks_page);
+  else if (g_str_equal (what, "assistant-disk") && self->assistant
+           && marina_new_machine_dialog_get_disk_dialog (self->assistant))
+    widget = GTK_WIDGET (marina_new_machine_dialog_get_disk_dialog (self->assistant));
   else if (g_str_equal (what, "settings") && self->settings)
     widget = GTK_WIDGET (self->settings);
   else if (g_str_equal (what, "network-dialog")
@@ -542,6 +545,17 @@ action_fill_assistant (GSimpleAction *action, GVariant *parameter, gpointer user
 
   if (self->assistant)
     marina_new_machine_dialog_fill (self->assistant, parameter);
+}
+
+/* The New Disk dialog the assistant opened. */
+static void
+action_fill_assistant_disk (GSimpleAction *action, GVariant *parameter, gpointer user_data)
+{
+  MarinaWindow *self = user_data;
+
+  if (self->assistant && marina_new_machine_dialog_get_disk_dialog (self->assistant))
+    marina_new_disk_dialog_fill (marina_new_machine_dialog_get_disk_dialog (self->assistant),
+                                 parameter);
 }
 
 static void
@@ -569,6 +583,7 @@ static const GActionEntry test_actions[] = {
   { "fill-settings", action_fill_settings, "a{sv}" },
   { "settings-action", action_settings_action, "s" },
   { "fill-assistant", action_fill_assistant, "a{sv}" },
+  { "fill-assistant-disk", action_fill_assistant_disk, "a{sv}" },
 };
 
 static void
