@@ -128,7 +128,8 @@ sync_background (MarinaApplication *self)
   gboolean hold = self->objects && marina_preferences_background (preferences)
                   && (marina_preferences_notifies (preferences, "stopped")
                       || marina_preferences_notifies (preferences, "saved")
-                      || marina_preferences_notifies (preferences, "heartbeat"));
+                      || marina_preferences_notifies (preferences, "heartbeat")
+                      || marina_preferences_notifies (preferences, "jobs"));
 
   if (hold == self->held)
     return;

@@ -13,6 +13,7 @@ struct _MarinaPreferencesDialog {
   GtkSwitch *stopped_switch;
   GtkSwitch *saved_switch;
   GtkSwitch *heartbeat_switch;
+  GtkSwitch *jobs_switch;
 };
 
 G_DEFINE_FINAL_TYPE (MarinaPreferencesDialog, marina_preferences_dialog,
@@ -29,6 +30,7 @@ marina_preferences_dialog_class_init (MarinaPreferencesDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MarinaPreferencesDialog, stopped_switch);
   gtk_widget_class_bind_template_child (widget_class, MarinaPreferencesDialog, saved_switch);
   gtk_widget_class_bind_template_child (widget_class, MarinaPreferencesDialog, heartbeat_switch);
+  gtk_widget_class_bind_template_child (widget_class, MarinaPreferencesDialog, jobs_switch);
 }
 
 static void
@@ -45,6 +47,7 @@ marina_preferences_dialog_new (GtkWindow *parent, MarinaPreferences *preferences
   const struct { const char *property; GtkSwitch *widget; } bindings[] = {
     { "background", self->background_switch }, { "stopped", self->stopped_switch },
     { "saved", self->saved_switch }, { "heartbeat", self->heartbeat_switch },
+    { "jobs", self->jobs_switch },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bindings); i++)

@@ -16,25 +16,26 @@ struct _MarinaPreferences {
   GObject parent_instance;
   char *path;
   gboolean background;
-  gboolean stopped, saved, heartbeat;
+  gboolean stopped, saved, heartbeat, jobs;
 };
 
 G_DEFINE_FINAL_TYPE (MarinaPreferences, marina_preferences, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_BACKGROUND, PROP_STOPPED, PROP_SAVED, PROP_HEARTBEAT, N_PROPS };
+enum { PROP_0, PROP_BACKGROUND, PROP_STOPPED, PROP_SAVED, PROP_HEARTBEAT, PROP_JOBS, N_PROPS };
 /* The key file's keys, by property. */
-static const char *const keys[N_PROPS] = { NULL, "background", "stopped", "saved", "heartbeat" };
+static const char *const keys[N_PROPS] = { NULL, "background", "stopped", "saved", "heartbeat",
+                                           "jobs" };
 
 static gboolean *
 slot (MarinaPreferences *self, guint prop_id)
 {
   gboolean *slots[N_PROPS] = { NULL, &self->background, &self->stopped, &self->saved,
-                               &self->heartbeat };
+                               &self->heartbeat, &self->jobs };
 
   return slots[prop_id];
 }
 
-/* kind: stopped, saved or heartbeat, as the notifier names them. */
+/* kind: stopped, saved, heartbeat or jobs, as the notifier names them. */
 gboolean
 marina_preferences_notifies (MarinaPreferences *self, const char *kind)
 {
@@ -128,7 +129,7 @@ marina_preferences_class_init (MarinaPreferencesClass *klass)
 static void
 marina_preferences_init (MarinaPreferences *self)
 {
-  self->background = self->stopped = self->saved = self->heartbeat = TRUE;
+  self->background = self->stopped = self->saved = self->heartbeat = self->jobs = TRUE;
   self->path = g_build_filename (g_get_user_config_dir (), "marina", "manager.conf", NULL);
   load (self);
 }

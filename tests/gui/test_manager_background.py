@@ -7,6 +7,7 @@ the background preference off the closed manager exits."""
 
 import configparser
 import os
+import time
 
 from gi.repository import GLib
 from marina_harness import wait_until
@@ -95,3 +96,30 @@ def test_started_at_login_with_the_preference_off_ends(marinad, manager, workdir
     app = manager("--background", env={"XDG_CONFIG_HOME": config_home})
     assert app.wait_exit(30) == 0
     assert "background: turned off in the preferences; quitting" in app.log()
+
+
+def test_a_long_job_that_ends_notifies_and_a_short_one_does_not(marinad, manager,
+                                                                notifications, workdir):
+    storage = marinad.prop("/org/marinavm/Marina1/Manager", "org.marinavm.Marina1.Manager",
+                           "StorageDirectory")
+    app = manager(env={"XDG_CONFIG_HOME": os.path.join(workdir, "config")})
+    app.wait_log("event log:")
+    # A short one, started by someone else (a script): no notification.
+    _, job = marinad.manager("CreateDisk", "sa{sv}", os.path.join(storage, "small.qcow2"), {
+        "format": GLib.Variant("s", "qcow2"), "size": GLib.Variant("t", 64 << 20)})
+    marinad.wait_job(job)
+    app.wait_log(f"notification job-{job} skipped: 0 s is not long")
+    # A long one: a 16 GiB fixed VHD, cancelled if still running after 11 s.
+    _, job = marinad.manager("CreateDisk", "sa{sv}", os.path.join(storage, "big.vhd"), {
+        "format": GLib.Variant("s", "vhd"), "type": GLib.Variant("s", "fixed"),
+        "size": GLib.Variant("t", 16 << 30)})
+    time.sleep(11)
+    try:
+        marinad.call(job, "org.marinavm.Marina1.Job", "Cancel")
+    except GLib.Error:
+        pass  # it finished first
+    marinad.wait_job(job)
+    wait_until(lambda: any(n[1] in ("Done: Creating big.vhd", "Cancelled: Creating big.vhd")
+                           for n in notifications.received), 30,
+               "the job's notification")
+    assert not any("small.qcow2" in n[1] for n in notifications.received)
