@@ -10,8 +10,9 @@
 #include "marina-machine-settings.h"
 
 /* Machine settings, grouped as Virtual Server grouped them: general,
- * memory and processors, hard disks, CD/DVD, floppy, network adapters, undo
- * disks, host startup and shutdown, CPU resources and notes. The
+ * memory and processors, hard disks, CD/DVD, floppy, network adapters, COM
+ * and LPT ports, undo disks, host startup and shutdown, CPU resources and
+ * notes. The
  * configuration comes from GetConfig and goes back, edited, through
  * SetConfig (on a fresh GetConfig, so that what changed at once meanwhile
  * stays); CPU resources through SetCpuAllocation; a medium changed while the
@@ -43,6 +44,11 @@ struct _MarinaMachineSettings {
   AdwEntryRow *cdrom_row;
   AdwPreferencesGroup *floppy_group;
   AdwEntryRow *floppy_row;
+  AdwPreferencesGroup *ports_group;
+  AdwComboRow *com2_row;
+  AdwEntryRow *com2_file_row;
+  AdwComboRow *lpt1_row;
+  AdwEntryRow *lpt1_file_row;
   AdwPreferencesGroup *undo_group;
   GtkSwitch *undo_switch;
   AdwComboRow *undo_action_row;
@@ -155,6 +161,44 @@ sync_media_locks (MarinaMachineSettings *self)
                                   : changeable ? "changeable" : "locked while not off");
 }
 
+/* COM2 and LPT1 are ISA devices: they change only while the machine is
+ * off. LPT1 is the legacy profile's; a file row only for a file. */
+static void
+sync_port_locks (MarinaMachineSettings *self)
+{
+  gboolean off, legacy = legacy_selected (self);
+  gboolean com2_file = adw_combo_row_get_selected (self->com2_row) == MARINA_PORT_FILE;
+  gboolean lpt1_file = adw_combo_row_get_selected (self->lpt1_row) == MARINA_PORT_FILE;
+
+  if (self->machine == NULL)
+    return;
+  off = machine_off (self);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->com2_row), off);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->com2_file_row), off && com2_file);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->lpt1_row), off && legacy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->lpt1_file_row), off && legacy && lpt1_file);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (self->com2_row),
+                               adw_combo_row_get_selected (self->com2_row) == MARINA_PORT_PIPE
+                                 ? _("A socket, com2.sock in the machine's runtime folder, for "
+                                     "a program on the host to connect to")
+                                 : NULL);
+  adw_preferences_group_set_description (
+    self->ports_group,
+    !off ? _("Turn the machine off (or discard its saved state) to change the ports.")
+    : !legacy ? _("Only the legacy profile has a parallel port (LPT1).")
+    : _("Text files lie in a storage folder; the guest's output is added at their end."));
+  g_debug ("settings: ports %s, LPT1 %s", off ? "changeable" : "locked while not off",
+           legacy ? "available" : "unavailable (modern profile)");
+}
+
+/* What follows the profile chosen, before it is applied. */
+static void
+sync_profile_locks (MarinaMachineSettings *self)
+{
+  sync_media_locks (self);
+  sync_port_locks (self);
+}
+
 /* Undo disks turn on or off while off; the action at turn-off any time.
  * Commit works while off and, live, while running or paused; discard only
  * while off. */
@@ -208,7 +252,7 @@ sync_locks (MarinaMachineSettings *self)
                                  off && n_adapters < MARINA_NIC_MAX);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "settings.attach-disk",
                                  off && self->config != NULL);
-  sync_media_locks (self);
+  sync_profile_locks (self);
   sync_undo (self);
   g_debug ("settings: hardware %s", off ? "changeable" : "locked while not off");
 }
@@ -658,6 +702,14 @@ show_config (MarinaMachineSettings *self)
   gtk_editable_set_text (GTK_EDITABLE (self->disk_row), config->boot_disk ? config->boot_disk : "");
   gtk_editable_set_text (GTK_EDITABLE (self->cdrom_row), config->cdrom ? config->cdrom : "");
   gtk_editable_set_text (GTK_EDITABLE (self->floppy_row), config->floppy ? config->floppy : "");
+  adw_combo_row_set_selected (self->com2_row, config->com2.kind);
+  gtk_editable_set_text (GTK_EDITABLE (self->com2_file_row),
+                         config->com2.path ? config->com2.path : "");
+  adw_combo_row_set_selected (self->lpt1_row, config->lpt1.kind);
+  gtk_editable_set_text (GTK_EDITABLE (self->lpt1_file_row),
+                         config->lpt1.path ? config->lpt1.path : "");
+  g_debug ("settings: COM2 %s, LPT1 %s", marina_port_kind_to_string (config->com2.kind),
+           marina_port_kind_to_string (config->lpt1.kind));
   gtk_switch_set_active (self->undo_switch, config->undo_disks);
   for (gsize i = 0; i < G_N_ELEMENTS (undo_actions); i++)
     if (undo_actions[i] == config->undo_action)
@@ -716,6 +768,17 @@ edit_media (MarinaMachineSettings *self, MarinaMachineConfig *config)
                                      ? text_or_null (self->floppy_row) : NULL);
 }
 
+/* A port as its rows say; its file only where it is connected to one. */
+static void
+edit_port (MarinaPort *port, AdwComboRow *row, AdwEntryRow *file_row, gboolean available)
+{
+  marina_port_clear (port);
+  port->kind = available ? MIN (adw_combo_row_get_selected (row), MARINA_PORT_PIPE)
+                         : MARINA_PORT_NONE;
+  if (port->kind == MARINA_PORT_FILE)
+    port->path = text_or_null (file_row);
+}
+
 /* @base (a fresh GetConfig) with what the fields say now. A running
  * machine's media went in through InsertMedia already: @base has them. */
 static MarinaMachineConfig *
@@ -739,6 +802,9 @@ edited_config (MarinaMachineSettings *self, const MarinaMachineConfig *base, gbo
   replace_string (&config->boot_disk, disk);
   if (!live)
     edit_media (self, config);
+  edit_port (&config->com2, self->com2_row, self->com2_file_row, TRUE);
+  edit_port (&config->lpt1, self->lpt1_row, self->lpt1_file_row,
+             config->profile == MARINA_PROFILE_LEGACY);
   config->undo_disks = gtk_switch_get_active (self->undo_switch);
   config->undo_action = undo_actions[MIN (adw_combo_row_get_selected (self->undo_action_row),
                                           G_N_ELEMENTS (undo_actions) - 1)];
@@ -894,8 +960,9 @@ action_apply (GtkWidget *widget, const char *action, GVariant *parameter)
 /* ---- the test hook ------------------------------------------------------------------- */
 
 /* As a person would fill them in. Keys: name, disk, cdrom, floppy, notes,
- * new-disk (the disk to attach) (s); profile, accelerator, undo-action,
- * autostart, stop, new-bus (the choice as shown); memory-mib, vcpus, delay,
+ * new-disk (the disk to attach), com2-file, lpt1-file (s); profile,
+ * accelerator, undo-action, autostart, stop, new-bus, com2, lpt1 (the
+ * choice as shown); memory-mib, vcpus, delay,
  * weight, maximum, reserve (i); undo-disks, new-shared (b); detach-disk
  * (s: presses the remove button of that additional disk). */
 static void
@@ -922,11 +989,13 @@ marina_machine_settings_fill (MarinaMachineSettings *self, GVariant *values)
   const struct { const char *key; AdwComboRow *row; } combos[] = {
     { "profile", self->profile_row }, { "accelerator", self->accelerator_row },
     { "undo-action", self->undo_action_row }, { "autostart", self->autostart_row },
-    { "stop", self->stop_row }, { "new-bus", self->new_bus_row },
+    { "stop", self->stop_row }, { "new-bus", self->new_bus_row }, { "com2", self->com2_row },
+    { "lpt1", self->lpt1_row },
   };
   const struct { const char *key; AdwEntryRow *row; } entries[] = {
     { "name", self->name_row }, { "disk", self->disk_row }, { "cdrom", self->cdrom_row },
     { "floppy", self->floppy_row }, { "new-disk", self->new_disk_row },
+    { "com2-file", self->com2_file_row }, { "lpt1-file", self->lpt1_file_row },
   };
   const struct { const char *key; GtkSwitch *button; } switches[] = {
     { "undo-disks", self->undo_switch }, { "new-shared", self->new_shared_switch },
@@ -986,7 +1055,9 @@ bind_template (GtkWidgetClass *widget_class)
   BIND (accelerator_row); BIND (memory_group); BIND (memory_spin); BIND (vcpus_spin);
   BIND (disk_group); BIND (disk_row); BIND (drive_list); BIND (attach_row);
   BIND (new_disk_row); BIND (new_bus_row); BIND (new_shared_switch); BIND (cdrom_group);
-  BIND (cdrom_row); BIND (floppy_group); BIND (floppy_row); BIND (undo_group);
+  BIND (cdrom_row); BIND (floppy_group); BIND (floppy_row); BIND (ports_group);
+  BIND (com2_row); BIND (com2_file_row); BIND (lpt1_row); BIND (lpt1_file_row);
+  BIND (undo_group);
   BIND (undo_switch); BIND (undo_action_row); BIND (undo_changes_row);
   BIND (undo_job_list);
   BIND (adapters_group); BIND (adapter_list); BIND (autostart_row); BIND (delay_spin);
@@ -1022,7 +1093,11 @@ marina_machine_settings_init (MarinaMachineSettings *self)
   g_ptr_array_add (self->network_paths, g_strdup ("/"));
   self->media_changes = g_ptr_array_new_with_free_func ((GDestroyNotify) media_change_free);
   g_signal_connect_swapped (self->profile_row, "notify::selected",
-                            G_CALLBACK (sync_media_locks), self);
+                            G_CALLBACK (sync_profile_locks), self);
+  g_signal_connect_swapped (self->com2_row, "notify::selected", G_CALLBACK (sync_port_locks),
+                            self);
+  g_signal_connect_swapped (self->lpt1_row, "notify::selected", G_CALLBACK (sync_port_locks),
+                            self);
   self->network_names = gtk_string_list_new ((const char *[]) { _("Not connected"), NULL });
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "settings.apply", FALSE);
 }

@@ -4,8 +4,9 @@ changed in the dialog (values through the fill-settings test hook, Apply
 pressed with its mnemonic through X) and read back from marinad and from
 GetConfig; a network adapter added; additional disks attached (the bus's
 limit refused in marinad's words) and detached; the floppy of a legacy
-machine, and none in the modern profile; undo disks, their action, commit
-and discard; and, while the machine runs, the hardware settings greyed out
+machine, and none in the modern profile; COM2 and LPT1 (a port file outside
+storage refused in marinad's words, LPT1 only in the legacy profile); undo
+disks, their action, commit and discard; and, while the machine runs, the hardware settings greyed out
 with the reason while notes, CPU resources and the CD/DVD still change."""
 
 import os
@@ -96,6 +97,7 @@ def test_running_machine_locks_hardware_but_takes_notes(marinad, running_machine
     app.wait_log("event log:")
     window = open_settings(app, "guest")
     app.wait_log("settings: hardware locked while not off")
+    app.wait_log("settings: ports locked while not off")
     picture = keep(app.save_picture(os.path.join(workdir, "manager-settings-running.png"),
                                     "settings"))
     assert distinct_colours(load_png(picture)) > 10
@@ -205,3 +207,40 @@ def test_undo_changes_committed_and_discarded(marinad, disk, manager):
     app.activate("settings-action", GLib.Variant("s", "settings.commit-undo"))
     app.wait_log("settings: The undo disk is committed into the boot disk.")
     assert marinad.prop(machine, MACHINE_IFACE, "HasUndoChanges") is False
+
+
+def test_com_and_lpt_ports(marinad, disk, manager, workdir):
+    legacy = marinad.create("old", memory_mib=128, profile="legacy", boot_disk=disk())
+    modern = marinad.create("new", memory_mib=128, boot_disk=disk())
+    com2, lpt1 = os.path.join(workdir, "com2.txt"), os.path.join(workdir, "printer.txt")
+    app = manager()
+    app.wait_log("event log:")
+    window = open_settings(app, "old")
+    app.wait_log("settings: ports changeable, LPT1 available")
+
+    # A file outside the storage folders: marinad's words, and the dialog stays.
+    fill(app, com2="Text file", com2_file="/etc/com2.txt")
+    app.xdotool("windowfocus", "--sync", window)
+    app.xdotool("key", "alt+a")
+    app.wait_log("settings: Machine 'old': The COM2 file: '/etc' is outside Marina's storage "
+                 "folders")
+    assert "<ports>" not in marinad.machine(legacy, "GetConfig")
+
+    fill(app, com2_file=com2, lpt1="Text file", lpt1_file=lpt1)
+    shown = pictures(app, window, os.path.join(workdir, "manager-settings-ports"), (10, 3))
+    assert difference(shown[0], shown[1]) > 0.2
+    press_apply(app, window)
+    config = marinad.machine(legacy, "GetConfig")
+    assert f'<com2 type="file" path="{com2}"/>' in config
+    assert f'<lpt1 type="file" path="{lpt1}"/>' in config
+
+    # The dialog shows what is stored; the modern profile has no LPT1.
+    assert "settings: COM2 none, LPT1 none" in app.log()
+    open_settings(app, "old")
+    app.wait_log("settings: COM2 file, LPT1 file")
+    window = open_settings(app, "new")
+    app.wait_log("settings: ports changeable, LPT1 unavailable (modern profile)")
+    fill(app, com2="Named pipe")
+    press_apply(app, window)
+    assert '<com2 type="pipe"/>' in marinad.machine(modern, "GetConfig")
+    assert "<lpt1" not in marinad.machine(modern, "GetConfig")
