@@ -55,7 +55,7 @@ append_schema_hint (GString *text, xmlNodePtr node, const char *reason)
       g_string_append (text, " (the elements of <machine> come in this order, each at most "
                        "once: name, notes, profile, memory, vcpus, accelerator, boot-disk, "
                        "cdrom, floppy, disks, undo-disks, boot-order, host-actions, cpu, scripts, access, "
-                       "remote-console, network-adapters; only name is required)");
+                       "remote-console, network-adapters, ports; only name is required)");
     }
 }
 
@@ -358,6 +358,27 @@ read_network_adapters (MarinaMachineConfig *config, xmlNodePtr node, GError **er
   return TRUE;
 }
 
+/* <ports><com2 type="..." path="..."/><lpt1 .../></ports> */
+static gboolean
+read_ports (MarinaMachineConfig *config, xmlNodePtr node, GError **error)
+{
+  for (xmlNodePtr child = node->children; child != NULL; child = child->next)
+    {
+      MarinaPort *port;
+      g_autofree char *type = NULL;
+
+      if (child->type != XML_ELEMENT_NODE)
+        continue;
+      port = g_str_equal ((const char *) child->name, "com2") ? &config->com2 : &config->lpt1;
+      type = marina_xml_node_attribute (child, "type");
+      marina_port_clear (port);
+      if (!marina_port_kind_from_string (type, &port->kind, error))
+        return FALSE;
+      port->path = marina_xml_node_attribute (child, "path");
+    }
+  return TRUE;
+}
+
 typedef gboolean (*ElementReader) (MarinaMachineConfig *config,
                                    xmlNodePtr           node,
                                    GError             **error);
@@ -386,6 +407,7 @@ static const struct {
   { "access", read_access },
   { "remote-console", read_remote_console },
   { "network-adapters", read_network_adapters },
+  { "ports", read_ports },
 };
 
 static gboolean
@@ -606,6 +628,30 @@ add_network_adapters (xmlNodePtr parent, GPtrArray *nics)
     }
 }
 
+/* Written only when a port is connected, so older files stay as they were. */
+static void
+add_ports (xmlNodePtr parent, const MarinaMachineConfig *config)
+{
+  const struct { const char *name; const MarinaPort *port; } ports[] = {
+    { "com2", &config->com2 }, { "lpt1", &config->lpt1 },
+  };
+  xmlNodePtr node;
+
+  if (config->com2.kind == MARINA_PORT_NONE && config->lpt1.kind == MARINA_PORT_NONE)
+    return;
+  node = xmlNewChild (parent, parent->ns, (const xmlChar *) "ports", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (ports); i++)
+    {
+      xmlNodePtr port;
+      if (ports[i].port->kind == MARINA_PORT_NONE)
+        continue;
+      port = xmlNewChild (node, node->ns, (const xmlChar *) ports[i].name, NULL);
+      marina_xml_set_attribute (port, "type", marina_port_kind_to_string (ports[i].port->kind));
+      if (ports[i].port->path)
+        marina_xml_set_attribute (port, "path", ports[i].port->path);
+    }
+}
+
 static xmlNodePtr
 build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
 {
@@ -634,6 +680,7 @@ build_machine_node (xmlDocPtr doc, const MarinaMachineConfig *config)
   marina_xml_add_access (root, config->access);
   add_remote_console (root, config);
   add_network_adapters (root, config->nics);
+  add_ports (root, config);
   return root;
 }
 

@@ -86,6 +86,8 @@ marina_machine_config_copy (const MarinaMachineConfig *config)
   copy->nics = marina_nic_list_copy (config->nics);
   copy->remote_console_listen = g_strdup (config->remote_console_listen);
   copy->remote_console_auth = g_strdup (config->remote_console_auth);
+  marina_port_copy (&copy->com2, &config->com2);
+  marina_port_copy (&copy->lpt1, &config->lpt1);
   return copy;
 }
 
@@ -109,6 +111,8 @@ marina_machine_config_free (MarinaMachineConfig *config)
   g_clear_pointer (&config->nics, g_ptr_array_unref);
   g_free (config->remote_console_listen);
   g_free (config->remote_console_auth);
+  marina_port_clear (&config->com2);
+  marina_port_clear (&config->lpt1);
   g_free (config);
 }
 
@@ -212,7 +216,9 @@ marina_machine_config_equal (const MarinaMachineConfig *a,
          scripts_equal (a->scripts, b->scripts) &&
          marina_access_list_equal (a->access, b->access) &&
          marina_nic_list_equal (a->nics, b->nics) &&
-         !remote_console_differs (a, b);
+         !remote_console_differs (a, b) &&
+         marina_port_equal (&a->com2, &b->com2) &&
+         marina_port_equal (&a->lpt1, &b->lpt1);
 }
 
 /* Finds @string in @names; the error lists every name so that the caller
@@ -428,8 +434,8 @@ validate_vcpus (guint vcpus, GError **error)
 
 /* Paths go into XML and onto QEMU's command line: they must be absolute
  * (marinad's working directory means nothing to the user) and printable. */
-static gboolean
-validate_path (const char *what, const char *path, GError **error)
+gboolean
+marina_validate_path (const char *what, const char *path, GError **error)
 {
   if (path == NULL)
     return TRUE;
@@ -557,7 +563,7 @@ validate_scripts (GHashTable *scripts, GError **error)
   g_hash_table_iter_init (&iter, scripts);
   while (g_hash_table_iter_next (&iter, &event, &path))
     if (!marina_validate_script_event (marina_machine_script_events, event, error) ||
-        !validate_path ("script", path, error))
+        !marina_validate_path ("script", path, error))
       return FALSE;
   return TRUE;
 }
@@ -594,12 +600,12 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
          validate_memory (config->memory_mib, host_memory_mib, error) &&
          validate_vcpus (config->vcpus, error) &&
          validate_choice (accelerator_names, "accelerator", config->accelerator, error) &&
-         validate_path ("boot disk", config->boot_disk, error) &&
+         marina_validate_path ("boot disk", config->boot_disk, error) &&
          (config->boot_disk_format == NULL ||
           validate_choice (disk_format_names, "disk image format",
                            config->boot_disk_format, error)) &&
-         validate_path ("CD/DVD image", config->cdrom, error) &&
-         validate_path ("floppy image", config->floppy, error) &&
+         marina_validate_path ("CD/DVD image", config->cdrom, error) &&
+         marina_validate_path ("floppy image", config->floppy, error) &&
          validate_floppy (config, error) &&
          marina_drive_list_validate (config->drives, config->profile == MARINA_PROFILE_LEGACY,
                                      error) &&
@@ -609,7 +615,8 @@ marina_machine_config_validate (const MarinaMachineConfig *config,
          validate_scripts (config->scripts, error) &&
          marina_access_list_validate (config->access, MARINA_ACCESS_SCOPE_OBJECT, error) &&
          marina_nic_list_validate (config->nics, error) &&
-         validate_remote_console (config, error);
+         validate_remote_console (config, error) &&
+         marina_machine_config_validate_ports (config, error);
 }
 
 /* ---- CreateMachine options ---- */
@@ -904,6 +911,10 @@ marina_machine_config_hardware_differs (const MarinaMachineConfig *a,
     return "remote-console";
   if (nic_hardware_differs (a->nics, b->nics))
     return "network adapters";
+  if (!marina_port_equal (&a->com2, &b->com2))
+    return "COM2";
+  if (!marina_port_equal (&a->lpt1, &b->lpt1))
+    return "LPT1";
   return NULL;
 }
 

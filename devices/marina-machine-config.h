@@ -6,6 +6,7 @@
 #include "marina-access.h"
 #include "marina-drive.h"
 #include "marina-nic.h"
+#include "marina-port.h"
 
 G_BEGIN_DECLS
 
@@ -87,6 +88,8 @@ typedef struct {
                            * administer this machine besides root and polkit;
                            * never NULL */
   GPtrArray *nics;        /* of MarinaNic, at most MARINA_NIC_MAX; never NULL */
+  MarinaPort com2;        /* the second serial port (COM1 is the serial console) */
+  MarinaPort lpt1;        /* the parallel port: legacy profile, none or file */
 } MarinaMachineConfig;
 
 MarinaMachineConfig *marina_machine_config_new    (void);
@@ -121,6 +124,11 @@ gboolean    marina_validate_name             (const char *what,
                                               GError    **error);
 gboolean    marina_validate_machine_name     (const char *name,
                                               GError    **error);
+gboolean    marina_validate_path             (const char *what,
+                                              const char *path,
+                                              GError    **error);
+gboolean    marina_machine_config_validate_ports (const MarinaMachineConfig *config,
+                                                  GError                   **error);
 gboolean    marina_machine_config_validate   (const MarinaMachineConfig *config,
                                               guint64                    host_memory_mib,
                                               GError                   **error);

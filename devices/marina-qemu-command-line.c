@@ -34,6 +34,8 @@
  *                org.qemu.guest_agent.0 on it
  *   chardevs "qmp" (QMP monitor), "serial0" (first serial port) and "agent"
  *   (the guest agent's port)
+ *   com2, lpt1   isa-serial index 1 (0x2f8, IRQ 3) and isa-parallel index 0
+ *                (0x378, IRQ 7), each on a chardev of its name, when connected
  */
 
 /* Each machine keeps its translated code small; the default 1 GiB buffer
@@ -216,6 +218,36 @@ add_serial (GPtrArray *argv, const MarinaQemuRuntime *runtime)
   add_option (argv, "-chardev", chardev);
   add_arg (argv, "-device");
   add_arg (argv, "isa-serial,chardev=serial0,id=serial0");
+}
+
+/* A text file the guest's output is appended to, or COM2's pipe. */
+static void
+add_port (GPtrArray *argv, const char *id, const MarinaPort *port, const char *socket_path,
+          const char *device)
+{
+  GString *chardev;
+
+  if (port->kind == MARINA_PORT_NONE)
+    return;
+  if (port->kind == MARINA_PORT_PIPE)
+    chardev = listening_socket (id, socket_path);
+  else
+    {
+      chardev = options_new ("file");
+      append_option (chardev, "id", id);
+      append_option (chardev, "path", port->path);
+      append_option (chardev, "append", "on");
+    }
+  add_option (argv, "-chardev", chardev);
+  add_arg (argv, "-device");
+  g_ptr_array_add (argv, g_strdup_printf ("%s,chardev=%s,id=%s", device, id, id));
+}
+
+static void
+add_ports (GPtrArray *argv, const MarinaMachineConfig *config, const MarinaQemuRuntime *runtime)
+{
+  add_port (argv, "com2", &config->com2, runtime->com2_socket_path, "isa-serial,index=1");
+  add_port (argv, "lpt1", &config->lpt1, NULL, "isa-parallel,index=0");
 }
 
 /* qemu-ga finds its port by this name. Every machine has it, the legacy
@@ -575,7 +607,8 @@ check_socket_path (const char *what, const char *path, GError **error)
 }
 
 static gboolean
-check_runtime (const MarinaQemuRuntime *runtime, GError **error)
+check_runtime (const MarinaMachineConfig *config, const MarinaQemuRuntime *runtime,
+               GError **error)
 {
   if (runtime->qemu_binary == NULL || *runtime->qemu_binary == '\0')
     {
@@ -593,7 +626,9 @@ check_runtime (const MarinaQemuRuntime *runtime, GError **error)
     }
   return check_socket_path ("QMP", runtime->qmp_socket_path, error) &&
          check_socket_path ("serial port", runtime->serial_socket_path, error) &&
-         check_socket_path ("guest agent", runtime->agent_socket_path, error);
+         check_socket_path ("guest agent", runtime->agent_socket_path, error) &&
+         (config->com2.kind != MARINA_PORT_PIPE ||
+          check_socket_path ("COM2 pipe", runtime->com2_socket_path, error));
 }
 
 /* ---- qemu-storage-daemon ---- */
@@ -703,7 +738,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
   g_return_val_if_fail (config != NULL, NULL);
   g_return_val_if_fail (runtime != NULL, NULL);
 
-  if (!marina_machine_config_validate (config, 0, error) || !check_runtime (runtime, error))
+  if (!marina_machine_config_validate (config, 0, error) || !check_runtime (config, runtime, error))
     return NULL;
 
   argv = g_ptr_array_new_with_free_func (g_free);
@@ -716,6 +751,7 @@ marina_qemu_command_line (const MarinaMachineConfig *config,
   if (!add_storage (argv, config, runtime, error))
     return NULL;
   add_serial (argv, runtime);
+  add_ports (argv, config, runtime);
   add_guest_agent (argv, runtime);
   add_network_adapters (argv, config, runtime);
   if (runtime->incoming)

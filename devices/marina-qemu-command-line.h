@@ -16,6 +16,7 @@ typedef struct {
   const char *serial_socket_path; /* QEMU listens here for the first serial port */
   const char *serial_log_path;    /* receives the serial output too; NULL for none */
   const char *agent_socket_path;  /* QEMU listens here for the guest agent's port */
+  const char *com2_socket_path;   /* QEMU listens here for COM2 when it is a pipe */
   gboolean incoming;              /* add "-incoming defer" (restore of a saved state) */
   const char *console_tls_dir;    /* x509 files of a remote console (ca-cert.pem,
                                    * server-cert.pem, server-key.pem) */

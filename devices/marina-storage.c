@@ -55,7 +55,7 @@ check_confined (const char *const *roots, const char *path, const char *resolved
                         "'%s' leads to '%s', outside Marina's storage folders (%s): "
                         "symbolic links out of them are refused", path, resolved, allowed), FALSE;
   return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
-                      "'%s' is outside Marina's storage folders (%s); put the image there, or "
+                      "'%s' is outside Marina's storage folders (%s); put the file there, or "
                       "add its folder to [storage] paths= in marina.conf", path, allowed), FALSE;
 }
 
@@ -157,6 +157,60 @@ marina_storage_resolve_new (const char *const *roots, const char *path, int *dir
   *dir_fd = fd;
   *name = g_strdup (base);
   return g_build_filename (resolved_dir, base, NULL);
+}
+
+/**
+ * marina_storage_resolve_output:
+ * @roots: the storage folders
+ * @create: make the file (empty, readable by its owner only) when it is missing
+ *
+ * A file that QEMU writes to by path, such as a serial port's text file: an
+ * existing regular file below one of @roots, or a new name in a folder below
+ * one of them, which @create makes (never through a symbolic link).
+ *
+ * Returns: its resolved path.
+ */
+/* An existing output file: it must be a plain file, never a device or a folder. */
+static char *
+resolve_existing_output (const char *const *roots, const char *path, GError **error)
+{
+  g_autofree char *resolved = marina_storage_resolve_existing (roots, path, error);
+  struct stat st;
+
+  if (resolved == NULL)
+    return NULL;
+  if (stat (resolved, &st) != 0 || !S_ISREG (st.st_mode))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        "'%s' is not a regular file; the guest's output goes to a text file",
+                        path), NULL;
+  return g_steal_pointer (&resolved);
+}
+
+char *
+marina_storage_resolve_output (const char *const *roots, const char *path, gboolean create,
+                               GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *resolved = NULL;
+  struct stat st;
+  int dir_fd, fd;
+
+  if (!check_absolute (path, error))
+    return NULL;
+  if (lstat (path, &st) == 0)
+    return resolve_existing_output (roots, path, error);
+  resolved = marina_storage_resolve_new (roots, path, &dir_fd, &name, error);
+  if (resolved == NULL)
+    return NULL;
+  fd = create ? openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)
+              : 0;
+  close (dir_fd);
+  if (fd < 0)
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED, "Cannot create '%s': %s",
+                        resolved, g_strerror (errno)), NULL;
+  if (create)
+    close (fd);
+  return g_steal_pointer (&resolved);
 }
 
 /**

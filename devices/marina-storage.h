@@ -16,6 +16,10 @@ char *marina_storage_resolve_new      (const char *const *roots,
                                        int               *dir_fd,
                                        char             **name,
                                        GError           **error);
+char *marina_storage_resolve_output  (const char *const *roots,
+                                       const char        *path,
+                                       gboolean           create,
+                                       GError           **error);
 int   marina_storage_open             (const char *resolved,
                                        GError    **error);
 int   marina_storage_open_folder      (const char *resolved,

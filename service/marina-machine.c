@@ -557,7 +557,7 @@ static void
 remove_runtime_files (MarinaMachine *self)
 {
   static const char *const names[] = { "qemu.pid", "qmp.sock", "serial.sock", "agent.sock",
-                                       NULL };
+                                       MARINA_COM2_PIPE_NAME, NULL };
 
   for (guint i = 0; names[i]; i++)
     {
@@ -696,6 +696,16 @@ add_disk_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
     add_grant (grants, strings, NULL, config->floppy, TRUE);
 }
 
+/* The ports' text files (made at Start when missing): QEMU appends to them. */
+static void
+add_port_grants (MarinaMachine *self, GArray *grants, GPtrArray *strings)
+{
+  if (self->config->com2.path)
+    add_grant (grants, strings, NULL, self->config->com2.path, TRUE);
+  if (self->config->lpt1.path)
+    add_grant (grants, strings, NULL, self->config->lpt1.path, TRUE);
+}
+
 /* What QEMU opens itself, its runtime folder (where it makes its sockets)
  * first; fds it is given (saved state, consoles) need nothing. @strings
  * keeps the paths made here. */
@@ -708,6 +718,7 @@ machine_grants (MarinaMachine *self, GPtrArray *strings)
   add_grant (grants, strings, NULL, self->runtime_dir, TRUE);
   add_grant (grants, strings, machine_file (self, "serial.log"), NULL, TRUE);
   add_disk_grants (self, grants, strings);
+  add_port_grants (self, grants, strings);
   for (guint i = 0; self->config->remote_console_port && i < G_N_ELEMENTS (tls_files); i++)
     add_grant (grants, strings, g_build_filename (tls_dir, tls_files[i], NULL), NULL, FALSE);
   return grants;
@@ -1389,6 +1400,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
   g_autofree char *serial = runtime_file (self, "serial.sock");
   g_autofree char *serial_log = machine_file (self, "serial.log");
   g_autofree char *agent = runtime_file (self, "agent.sock");
+  g_autofree char *com2 = runtime_file (self, MARINA_COM2_PIPE_NAME);
   g_autofree char *overlay = uses_undo_disk (self) ? machine_file (self, UNDO_DISK) : NULL;
   MarinaQemuRuntime runtime = {
     .qemu_binary = marina_manager_get_settings (self->manager)->qemu_binary,
@@ -1397,6 +1409,7 @@ build_command_line (MarinaMachine *self, gboolean incoming, const MarinaNicRunti
     .serial_socket_path = serial,
     .serial_log_path = serial_log,
     .agent_socket_path = agent,
+    .com2_socket_path = com2,
     .incoming = incoming,
     .console_tls_dir = marina_manager_get_settings (self->manager)->console_tls_dir,
     .nic_backends = (const char *const *) nics->backends->pdata,
@@ -1473,6 +1486,25 @@ serve_vhd (MarinaMachine *self, const MarinaQemuIdentity *identity, char **socke
   return *socket_path != NULL;
 }
 
+/* QEMU appends to a port's text file; made here when missing, so that a
+ * confined QEMU can be given access to it. */
+static gboolean
+make_port_files (MarinaMachine *self, GError **error)
+{
+  const char *const *roots =
+    (const char *const *) marina_manager_get_settings (self->manager)->storage_paths;
+  const char *const paths[] = { self->config->com2.path, self->config->lpt1.path };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autofree char *resolved = NULL;
+      if (paths[i] && !(resolved = marina_storage_resolve_output (roots, paths[i], TRUE, error)))
+        return g_prefix_error (error, _("Machine '%s' cannot start: the %s file: "),
+                               self->config->name, i == 0 ? "COM2" : "LPT1"), FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
 {
@@ -1490,7 +1522,8 @@ spawn_qemu (MarinaMachine *self, gboolean incoming, GError **error)
     return FALSE;
   /* Again at each start: a link may have been put in an image's place. */
   if (!marina_manager_check_storage (self->manager, self->config, error) ||
-      !marina_manager_check_no_parents (self->manager, self->config, error))
+      !marina_manager_check_no_parents (self->manager, self->config, error) ||
+      !make_port_files (self, error))
     return FALSE;
   /* Checks that the disks exist, naming any that are missing. */
   argv = build_command_line (self, incoming, &nics, NULL, error);

@@ -265,12 +265,36 @@ check_image_confined (const char *const *roots, const char *path, GError **error
   return resolved != NULL;
 }
 
+/* A port's text file lies in storage as an image does (QEMU is given access
+ * to it by path), and is none of the known disks: a guest's output must
+ * never go into a disk image. A file whose folder is missing is checked
+ * again at Start, which makes the file. */
+static gboolean
+check_port_file (MarinaManager *self, const char *port, const char *path, GError **error)
+{
+  const char *const *roots = (const char *const *) self->settings->storage_paths;
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *resolved = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK) &&
+      !g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (!(resolved = marina_storage_resolve_output (roots, path, FALSE, error)))
+    return g_prefix_error (error, _("The %s file: "), port), FALSE;
+  if (marina_disks_find_path (self->disks, resolved) || marina_disks_find_path (self->disks, path))
+    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_INVALID_ARGUMENT,
+                        _("The %s file '%s' is a disk image known to Marina; give the port a "
+                          "text file of its own"), port, path), FALSE;
+  return TRUE;
+}
+
 /**
  * marina_manager_check_storage:
  *
  * A machine's boot disk and CD/DVD image, like every image, lie in the
  * storage folders: QEMU is given access to them by path by a root service,
- * so a configuration naming /etc/shadow (or a link to it) is refused.
+ * so a configuration naming /etc/shadow (or a link to it) is refused. So do
+ * the text files of its COM2 and LPT1 ports.
  */
 gboolean
 marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *config,
@@ -291,6 +315,9 @@ marina_manager_check_storage (MarinaManager *self, const MarinaMachineConfig *co
           !marina_image_check_qemu_reads (path, error))
         return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
     }
+  if ((config->com2.path && !check_port_file (self, "COM2", config->com2.path, error)) ||
+      (config->lpt1.path && !check_port_file (self, "LPT1", config->lpt1.path, error)))
+    return g_prefix_error (error, "Machine '%s': ", config->name), FALSE;
   return TRUE;
 }
 

@@ -350,6 +350,16 @@ test_hardware_differs (void)
   g_assert_cmpstr (marina_machine_config_hardware_differs (a, b), ==, "vcpus");
   b->memory_mib = 1024;
   g_assert_cmpstr (marina_machine_config_hardware_differs (a, b), ==, "memory");
+
+  /* The ports are ISA devices: they change only while the machine is off. */
+  marina_machine_config_free (b);
+  b = marina_machine_config_copy (a);
+  b->lpt1.kind = MARINA_PORT_FILE;
+  b->lpt1.path = g_strdup ("/srv/lpt1.txt");
+  g_assert_cmpstr (marina_machine_config_hardware_differs (a, b), ==, "LPT1");
+  b->com2.kind = MARINA_PORT_PIPE;
+  g_assert_cmpstr (marina_machine_config_hardware_differs (a, b), ==, "COM2");
+  g_assert_false (marina_machine_config_equal (a, b));
 }
 
 /* ---- XML ---- */
@@ -660,6 +670,112 @@ test_xml_semantics (void)
                       "<device>disk</device></boot-order></machine>", -1, "more than once");
 }
 
+/* ---- COM2 and LPT1 ---- */
+
+static void
+set_port (MarinaPort *port, MarinaPortKind kind, const char *path)
+{
+  marina_port_clear (port);
+  port->kind = kind;
+  port->path = g_strdup (path);
+}
+
+static void
+test_ports_round_trip (void)
+{
+  g_autoptr(MarinaMachineConfig) config = valid_config ();
+  g_autoptr(MarinaMachineConfig) parsed = NULL;
+  g_autofree char *xml = marina_machine_config_to_xml (config);
+
+  /* Nothing connected: nothing written, so older files stay as they were. */
+  g_assert_null (strstr (xml, "<ports"));
+  config->profile = MARINA_PROFILE_LEGACY;
+  set_port (&config->com2, MARINA_PORT_FILE, "/srv/ports/com2 & <log>.txt");
+  set_port (&config->lpt1, MARINA_PORT_FILE, "/srv/ports/printer,1.txt");
+  parsed = round_trip (config);
+  g_assert_cmpint (parsed->com2.kind, ==, MARINA_PORT_FILE);
+  g_assert_cmpstr (parsed->lpt1.path, ==, "/srv/ports/printer,1.txt");
+  g_clear_pointer (&xml, g_free);
+  xml = marina_machine_config_to_xml (config);
+  g_assert_nonnull (strstr (xml, "\n  <ports>\n    <com2 type=\"file\" path=\"/srv/ports/com2 &amp; "
+                                 "&lt;log&gt;.txt\"/>\n    <lpt1 type=\"file\" "
+                                 "path=\"/srv/ports/printer,1.txt\"/>\n  </ports>\n"));
+
+  set_port (&config->com2, MARINA_PORT_PIPE, NULL);
+  set_port (&config->lpt1, MARINA_PORT_NONE, NULL);
+  g_clear_pointer (&parsed, marina_machine_config_free);
+  parsed = round_trip (config);
+  g_assert_cmpint (parsed->com2.kind, ==, MARINA_PORT_PIPE);
+  g_assert_null (parsed->com2.path);
+  g_clear_pointer (&xml, g_free);
+  xml = marina_machine_config_to_xml (config);
+  g_assert_nonnull (strstr (xml, "<ports>\n    <com2 type=\"pipe\"/>\n  </ports>"));
+
+  /* type="none", as a person may write it. */
+  g_clear_pointer (&parsed, marina_machine_config_free);
+  parsed = marina_machine_config_from_xml (MACHINE_OPEN "<name>x</name><ports><com2 type=\"none\"/>"
+                                           "<lpt1 type=\"none\"/></ports></machine>", -1, NULL);
+  g_assert_nonnull (parsed);
+  g_assert_cmpint (parsed->com2.kind, ==, MARINA_PORT_NONE);
+  g_assert_cmpint (parsed->lpt1.kind, ==, MARINA_PORT_NONE);
+}
+
+static void
+test_ports_refused (void)
+{
+  g_autoptr(MarinaMachineConfig) config = valid_config ();
+  g_autoptr(MarinaMachineConfig) good = NULL;
+
+  config->profile = MARINA_PROFILE_LEGACY;
+  config->boot_disk = g_strdup ("/srv/disks/boot.img");
+  good = marina_machine_config_copy (config);
+#define RESET() G_STMT_START { marina_machine_config_free (config); \
+                               config = marina_machine_config_copy (good); } G_STMT_END
+  set_port (&config->com2, MARINA_PORT_FILE, "ports/com2.txt");
+  assert_config_refused (config, 0, "The COM2 file path 'ports/com2.txt' is not absolute");
+  RESET ();
+  set_port (&config->lpt1, MARINA_PORT_FILE, "lpt1.txt");
+  assert_config_refused (config, 0, "The LPT1 file path 'lpt1.txt' is not absolute");
+  RESET ();
+  set_port (&config->com2, MARINA_PORT_FILE, NULL);
+  assert_config_refused (config, 0, "COM2 is connected to a file, but names none");
+  RESET ();
+  set_port (&config->com2, MARINA_PORT_PIPE, "/srv/com2.sock");
+  assert_config_refused (config, 0, "COM2 is of type pipe, which takes no path");
+  RESET ();
+  set_port (&config->lpt1, MARINA_PORT_PIPE, NULL);
+  assert_config_refused (config, 0, "LPT1 is connected to nothing (none) or a file");
+  RESET ();
+  set_port (&config->com2, 9, NULL);
+  assert_config_refused (config, 0, "type 9 is none of them");
+  RESET ();
+  set_port (&config->com2, MARINA_PORT_FILE, "/srv/ports/both.txt");
+  set_port (&config->lpt1, MARINA_PORT_FILE, "/srv/ports/both.txt");
+  assert_config_refused (config, 0, "COM2 and LPT1 both write to '/srv/ports/both.txt'");
+  RESET ();
+  set_port (&config->com2, MARINA_PORT_FILE, "/srv/disks/boot.img");
+  assert_config_refused (config, 0, "The COM2 file '/srv/disks/boot.img' is a disk image of "
+                                    "machine 'demo'");
+  RESET ();
+  /* The modern profile (q35) has COM2, but no parallel port. */
+  config->profile = MARINA_PROFILE_MODERN;
+  set_port (&config->com2, MARINA_PORT_PIPE, NULL);
+  g_assert_true (marina_machine_config_validate (config, 0, NULL));
+  set_port (&config->lpt1, MARINA_PORT_FILE, "/srv/ports/lpt1.txt");
+  assert_config_refused (config, 0, "Machine 'demo' has LPT1 connected, but only the legacy "
+                                    "profile has a parallel port");
+#undef RESET
+
+  assert_xml_refused (MACHINE_OPEN "<name>x</name><ports><lpt1 type=\"pipe\"/></ports>"
+                      "</machine>", -1, "element lpt1");
+  assert_xml_refused (MACHINE_OPEN "<name>x</name><ports><com2 type=\"file\"/></ports>"
+                      "</machine>", -1, "element com2");
+  assert_xml_refused (MACHINE_OPEN "<name>x</name><ports><com2 type=\"file\" path=\"x.txt\"/>"
+                      "</ports></machine>", -1, "The COM2 file path 'x.txt' is not absolute");
+  assert_xml_refused (MACHINE_OPEN "<name>x</name><ports><lpt1 type=\"file\" path=\"/l.txt\"/>"
+                      "</ports></machine>", -1, "only the legacy profile has a parallel port");
+}
+
 /* libxml2 must not print on stderr, and must find its handlers as they were. */
 static void
 test_xml_silent (void)
@@ -748,6 +864,8 @@ main (int argc, char **argv)
   g_test_add_func ("/devices/config/xml/too-large", test_xml_too_large);
   g_test_add_func ("/devices/config/xml/schema", test_xml_schema);
   g_test_add_func ("/devices/config/xml/semantics", test_xml_semantics);
+  g_test_add_func ("/devices/config/ports/round-trip", test_ports_round_trip);
+  g_test_add_func ("/devices/config/ports/refused", test_ports_refused);
   g_test_add_func ("/devices/config/xml/silent", test_xml_silent);
   g_test_add_func ("/devices/config/xml/load-file", test_xml_load_file);
 

@@ -809,6 +809,76 @@ test_real_adapters (Fixture *fixture, gconstpointer data)
   run_real_qemu (fixture, config, checks);
 }
 
+/* COM2 and LPT1 on chardevs of their names, COM2 at 0x2f8 (index 1): the
+ * serial console keeps index 0. Nothing is added for ports left at none. */
+static void
+set_ports (Fixture *fixture, MarinaMachineConfig *config, MarinaPortKind com2)
+{
+  config->com2.kind = com2;
+  config->com2.path = com2 == MARINA_PORT_FILE ? g_build_filename (fixture->dir, "com,2.txt", NULL)
+                                               : NULL;
+  config->lpt1.kind = MARINA_PORT_FILE;
+  config->lpt1.path = g_build_filename (fixture->dir, "lpt1.txt", NULL);
+}
+
+static void
+test_ports (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("ports", MARINA_PROFILE_LEGACY);
+  g_autofree char *com2_path = g_build_filename (fixture->dir, "com2.sock", NULL);
+  MarinaQemuRuntime runtime = fixture->runtime;
+  g_autofree char *file = NULL;
+  g_autofree char *pipe = NULL;
+  g_autofree char *lpt = NULL;
+  g_auto(GStrv) argv = build (config, &fixture->runtime);
+  g_auto(GStrv) with_file = NULL;
+  g_auto(GStrv) with_pipe = NULL;
+  g_autofree char *joined = g_strjoinv (" ", argv);
+
+  g_assert_null (strstr (joined, "com2"));
+  g_assert_null (strstr (joined, "lpt1"));
+  set_ports (fixture, config, MARINA_PORT_FILE);
+  with_file = build (config, &fixture->runtime);
+  file = g_strdup_printf ("file,id=com2,path=%s/com,,2.txt,append=on", fixture->dir);
+  lpt = g_strdup_printf ("file,id=lpt1,path=%s/lpt1.txt,append=on", fixture->dir);
+  assert_option (with_file, "-chardev", file);
+  assert_option (with_file, "-device", "isa-serial,index=1,chardev=com2,id=com2");
+  assert_option (with_file, "-chardev", lpt);
+  assert_option (with_file, "-device", "isa-parallel,index=0,chardev=lpt1,id=lpt1");
+  assert_option (with_file, "-device", "isa-serial,chardev=serial0,id=serial0");
+
+  marina_port_clear (&config->com2);
+  config->com2.kind = MARINA_PORT_PIPE;
+  g_assert_null (marina_qemu_command_line (config, &runtime, NULL));
+  runtime.com2_socket_path = com2_path;
+  with_pipe = build (config, &runtime);
+  pipe = g_strdup_printf ("socket,id=com2,path=%s,server=on,wait=off", com2_path);
+  assert_option (with_pipe, "-chardev", pipe);
+  assert_option (with_pipe, "-device", "isa-serial,index=1,chardev=com2,id=com2");
+}
+
+/* QEMU takes both ports on the PIIX board, and makes COM2's file. */
+static void
+test_real_ports (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(MarinaMachineConfig) config = config_new ("ports", MARINA_PROFILE_LEGACY);
+  const char *const checks[] = {
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/com2\", "
+      "\"property\": \"iobase\"}}", "\"return\": 760",
+    "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/lpt1\", "
+      "\"property\": \"iobase\"}}", "\"return\": 888",
+    "{\"execute\": \"query-chardev\"}", "\"filename\": \"file\", \"label\": \"com2\"",
+    NULL
+  };
+
+  if (skip_without_qemu ())
+    return;
+  config->boot_disk = g_strdup (fixture->raw_image);
+  set_ports (fixture, config, MARINA_PORT_FILE);
+  run_real_qemu (fixture, config, checks);
+  g_assert_true (g_file_test (config->com2.path, G_FILE_TEST_IS_REGULAR));
+}
+
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
@@ -836,6 +906,8 @@ main (int argc, char **argv)
   ADD ("/devices/qemu/network-adapters", test_network_adapters);
   ADD ("/devices/qemu/legacy-adapter-default", test_legacy_adapter_default);
   ADD ("/devices/qemu/real/adapters", test_real_adapters);
+  ADD ("/devices/qemu/ports", test_ports);
+  ADD ("/devices/qemu/real/ports", test_real_ports);
 
   return g_test_run ();
 }

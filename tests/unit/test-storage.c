@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 
 #include "marina-error.h"
@@ -166,10 +167,62 @@ test_swapped_for_link_refused (Fixture *f, gconstpointer data)
   expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "became a symbolic link");
 }
 
+/* A serial port's text file: in storage like an image, a plain file, and
+ * made (never through a link) when it is missing. */
+static void
+test_output_file (Fixture *f, gconstpointer data)
+{
+  const char *const *roots = (const char *const *) f->roots;
+  g_autofree char *path = in (f->storage, "com2.txt");
+  g_autofree char *link = in (f->storage, "passwd.txt");
+  g_autofree char *outside = in (f->top, "com2.txt");
+  g_autofree char *missing = g_build_filename (f->storage, "no-such-folder", "com2.txt", NULL);
+  g_autofree char *resolved = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  resolved = marina_storage_resolve_output (roots, path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (resolved, ==, path);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&resolved, g_free);
+  resolved = marina_storage_resolve_output (roots, path, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_true (S_ISREG (st.st_mode));
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_clear_pointer (&resolved, g_free);
+  /* There already: kept as it is, appended to. */
+  g_assert_true (g_file_set_contents (path, "earlier", -1, NULL));
+  resolved = marina_storage_resolve_output (roots, path, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, 7);
+
+  g_assert_null (marina_storage_resolve_output (roots, outside, TRUE, &error));
+  expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "outside Marina's storage folders");
+  g_assert_false (g_file_test (outside, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+  g_assert_cmpint (symlink ("/etc/passwd", link), ==, 0);
+  g_assert_null (marina_storage_resolve_output (roots, link, TRUE, &error));
+  expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "leads to '/etc/passwd'");
+  g_clear_error (&error);
+  g_assert_null (marina_storage_resolve_output (roots, f->storage, TRUE, &error));
+  expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "is not a regular file");
+  g_clear_error (&error);
+  g_assert_null (marina_storage_resolve_output (roots, missing, TRUE, &error));
+  expect_error (error, MARINA_ERROR_NOT_FOUND, "does not exist");
+  g_clear_error (&error);
+  g_assert_null (marina_storage_resolve_output (roots, "com2.txt", TRUE, &error));
+  expect_error (error, MARINA_ERROR_INVALID_ARGUMENT, "not an absolute path");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/storage/output-file", Fixture, NULL, fixture_set_up, test_output_file,
+              fixture_tear_down);
   g_test_add ("/storage/symlink-to-shadow-refused", Fixture, NULL, fixture_set_up,
               test_symlink_to_shadow_refused, fixture_tear_down);
   g_test_add ("/storage/new-file-over-symlink-refused", Fixture, NULL, fixture_set_up,
