@@ -140,20 +140,40 @@ port_profile (const char *bridge, const char *interface)
 }
 
 static gboolean
+timed_out (GError **error)
+{
+  g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
+               "NetworkManager did not answer within %d s", NM_TIMEOUT_SECONDS);
+  return FALSE;
+}
+
+/* Added first, then activated: NM's AddAndActivateConnection looks for an
+ * existing device and so refuses a bridge that is yet to be made. */
+static gboolean
 add_and_activate (NMClient *client, Waiter *waiter, NMConnection *connection, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) added = NULL;
+  g_autoptr(GAsyncResult) activated = NULL;
+  g_autoptr(NMRemoteConnection) remote = NULL;
   g_autoptr(NMActiveConnection) active = NULL;
 
   g_main_context_push_thread_default (waiter->context);
-  nm_client_add_and_activate_connection_async (client, connection, NULL, NULL, NULL, on_done,
-                                               waiter);
+  nm_client_add_connection_async (client, connection, TRUE, NULL, on_done, waiter);
   g_main_context_pop_thread_default (waiter->context);
-  result = wait_for (waiter);
-  if (result == NULL)
-    return g_set_error (error, MARINA_ERROR, MARINA_ERROR_FAILED,
-                        "NetworkManager did not answer within %d s", NM_TIMEOUT_SECONDS), FALSE;
-  active = nm_client_add_and_activate_connection_finish (client, result, error);
+  added = wait_for (waiter);
+  if (added == NULL)
+    return timed_out (error);
+  remote = nm_client_add_connection_finish (client, added, error);
+  if (remote == NULL)
+    return FALSE;
+  g_main_context_push_thread_default (waiter->context);
+  nm_client_activate_connection_async (client, NM_CONNECTION (remote), NULL, NULL, NULL, on_done,
+                                       waiter);
+  g_main_context_pop_thread_default (waiter->context);
+  activated = wait_for (waiter);
+  if (activated == NULL)
+    return timed_out (error);
+  active = nm_client_activate_connection_finish (client, activated, error);
   return active != NULL;
 }
 
@@ -187,18 +207,23 @@ marina_nm_unbridge_interface (const char *bridge)
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(NMClient) client = client_new (context, NULL);
   g_autofree char *prefix = g_strconcat (PROFILE_PREFIX, bridge, NULL);
+  g_autoptr(GPtrArray) ours = g_ptr_array_new_with_free_func (g_object_unref);
   const GPtrArray *connections;
 
   if (client == NULL)
     return;
+  /* Picked first: the client's own list changes (and drops its references)
+   * as NM reports each deletion while we wait. */
   connections = nm_client_get_connections (client);
   for (guint i = 0; i < connections->len; i++)
+    if (g_str_has_prefix (nm_connection_get_id (NM_CONNECTION (connections->pdata[i])), prefix))
+      g_ptr_array_add (ours, g_object_ref (connections->pdata[i]));
+  for (guint i = 0; i < ours->len; i++)
     {
-      NMRemoteConnection *connection = connections->pdata[i];
+      NMRemoteConnection *connection = ours->pdata[i];
       Waiter waiter = { .context = context };
       g_autoptr(GAsyncResult) result = NULL;
-      if (!g_str_has_prefix (nm_connection_get_id (NM_CONNECTION (connection)), prefix))
-        continue;
+
       g_main_context_push_thread_default (context);
       nm_remote_connection_delete_async (connection, NULL, on_done, &waiter);
       g_main_context_pop_thread_default (context);

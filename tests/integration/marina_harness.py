@@ -589,3 +589,81 @@ def free_tcp_port(low=5900):
             except OSError:
                 continue
     raise RuntimeError("no free port")
+
+
+NETWORK_MANAGER = "/usr/sbin/NetworkManager"
+
+NM_CONFIG = """[main]
+plugins=keyfile
+no-auto-default=*
+dhcp=internal
+[keyfile]
+path={keyfiles}
+[logging]
+level=INFO
+"""
+
+# NetworkManager takes udev to be running, and waits for it to announce
+# each device, unless /sys is read-only (as in containers): so it gets a
+# mount namespace of its own with /sys read-only, and private state folders.
+NM_SCRIPT = """mount -o remount,bind,ro /sys || mount -o remount,ro /sys || exit 1
+for d in /run/NetworkManager /var/lib/NetworkManager; do
+  mkdir -p $d && mount -t tmpfs tmpfs $d || exit 1
+done
+exec {program} --no-daemon --debug --config {config}
+"""
+
+
+class NetworkManagerDaemon:
+    """NetworkManager inside a test's network namespace, on the test's
+    private bus as its system bus: the host's interfaces never see it."""
+
+    NAME = "org.freedesktop.NetworkManager"
+
+    def __init__(self, netns, bus, directory):
+        keyfiles = os.path.join(directory, "nm-keyfiles")
+        os.makedirs(keyfiles, exist_ok=True)
+        config = os.path.join(directory, "NetworkManager.conf")
+        with open(config, "w") as f:
+            f.write(NM_CONFIG.format(keyfiles=keyfiles))
+        self.bus = bus
+        self.log_path = os.path.join(directory, "NetworkManager.log")
+        script = NM_SCRIPT.format(program=NETWORK_MANAGER, config=config)
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", netns.name, "unshare", "-m", "--propagation", "private",
+             "sh", "-c", script],
+            env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address),
+            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        self.connection = bus.connect()
+        wait_until(self.has_name, 30, "NetworkManager to own its bus name")
+
+    def has_name(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"NetworkManager exited with {self.process.returncode}:\n"
+                               + open(self.log_path).read())
+        reply = self.connection.call_sync(
+            "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "NameHasOwner", GLib.Variant("(s)", (self.NAME,)), None, 0, -1, None)
+        return reply.unpack()[0]
+
+    def nmcli(self, *args):
+        return subprocess.run(["nmcli", *args], check=True, capture_output=True, text=True,
+                              env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address),
+                              timeout=30).stdout
+
+    def device_states(self):
+        """interface → NM's state of it (connected, disconnected, unmanaged…)."""
+        rows = self.nmcli("-t", "-f", "DEVICE,STATE", "device").splitlines()
+        return dict(row.split(":", 1) for row in rows if ":" in row)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def connection_ids(self):
+        return self.nmcli("-t", "-f", "NAME", "connection").split()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(15)

@@ -2,6 +2,7 @@
 """Virtual networks with the real marinad, real QEMU guests, real dnsmasq and
 nftables, all inside network namespaces the tests make."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -11,7 +12,8 @@ import time
 import pytest
 from gi.repository import GLib
 
-from marina_harness import (MACHINE_IFACE, Marinad, NetNs, dbus_error_name, kill_machines,
+from marina_harness import (MACHINE_IFACE, NETWORK_MANAGER, Marinad, NetNs,
+                            NetworkManagerDaemon, dbus_error_name, kill_machines,
                             kill_networks, open_serial, pid_alive, read_file, remove_cgroups,
                             serial_roundtrip, variant_options, wait_until)
 
@@ -329,14 +331,14 @@ def test_pxe_boot_from_the_networks_tftp_server(marinad, guest_image, workdir, n
 
 # ---- external ----
 
-def test_external_network_bridges_a_host_interface(marinad, disk, netns):
-    """A veth plays the host's Ethernet card; a DHCP server on its far side
-    (another namespace) plays the office network."""
+@contextlib.contextmanager
+def office_network(netns, interface):
+    """A veth named @interface plays the host's Ethernet card; a DHCP server
+    on its far side (another namespace) plays the office network."""
     office = NetNs("mx")
     try:
-        netns.run("ip", "link", "add", "eth9", "type", "veth", "peer", "name", "lan",
+        netns.run("ip", "link", "add", interface, "type", "veth", "peer", "name", "lan",
                   "netns", office.name)
-        netns.run("ip", "link", "set", "eth9", "up")
         office.run("ip", "addr", "add", "198.51.100.1/24", "dev", "lan")
         office.run("ip", "link", "set", "lan", "up")
         server = subprocess_in(office, ["dnsmasq", "--keep-in-foreground", "--port=0",
@@ -344,23 +346,84 @@ def test_external_network_bridges_a_host_interface(marinad, disk, netns):
                                         "--dhcp-range=198.51.100.50,198.51.100.60,12h",
                                         "--dhcp-leasefile=/dev/null"])
         try:
-            network = create_network(marinad, "office", kind="external", host_interface="eth9")
-            bridge = network_prop(marinad, network, "Bridge")
-            assert f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout
-            machine = guest_on(marinad, disk, "bridged", network)
-            start(marinad, machine)
-            address = guest_address(marinad, machine)
-            assert in_range(address, "198.51.100.50", "198.51.100.60")
-            assert office.succeeds("ping", "-c", "1", "-W", "3", address)
-            marinad.machine(machine, "TurnOff")
-            marinad.wait_state(machine, "off")
-            network_call(marinad, network, "Stop", "a{sv}", {})
-            assert "master" not in netns.run("ip", "link", "show", "eth9").stdout
+            yield office
         finally:
             server.kill()
             server.wait()
     finally:
         office.delete()
+
+def test_external_network_bridges_a_host_interface(marinad, disk, netns):
+    with office_network(netns, "eth9") as office:
+        netns.run("ip", "link", "set", "eth9", "up")
+        network = create_network(marinad, "office", kind="external", host_interface="eth9")
+        bridge = network_prop(marinad, network, "Bridge")
+        assert f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout
+        machine = guest_on(marinad, disk, "bridged", network)
+        start(marinad, machine)
+        address = guest_address(marinad, machine)
+        assert in_range(address, "198.51.100.50", "198.51.100.60")
+        assert office.succeeds("ping", "-c", "1", "-W", "3", address)
+        marinad.machine(machine, "TurnOff")
+        marinad.wait_state(machine, "off")
+        network_call(marinad, network, "Stop", "a{sv}", {})
+        assert "master" not in netns.run("ip", "link", "show", "eth9").stdout
+
+
+# ---- with NetworkManager running ----
+
+@pytest.fixture
+def network_manager(netns, bus, workdir):
+    if not os.path.exists(NETWORK_MANAGER):
+        pytest.skip(f"{NETWORK_MANAGER} is missing (Debian package network-manager; .ci/setup "
+                    "installs it only where no systemd would start it on the host)")
+    daemon = NetworkManagerDaemon(netns, bus, workdir)
+    yield daemon
+    print("---- NetworkManager's log ----\n" + daemon.log())
+    daemon.stop()
+
+
+@pytest.fixture
+def nm_marinad(bus, workdir, netns, network_manager):
+    """marinad whose system bus is the one NetworkManager is on."""
+    service = Marinad(bus, workdir, netns=netns,
+                      env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address}).start()
+    yield service
+    service.stop()
+    kill_machines(service)
+    kill_networks(service)
+    remove_cgroups(service.cgroup_name)
+    print("---- marinad's log ----\n" + service.log())
+
+
+def test_with_network_manager_external_bridges_through_it(nm_marinad, network_manager, disk,
+                                                          netns):
+    """NetworkManager runs: the external network's bridge and its port are
+    NM profiles (NM keeps owning the host interface), a guest on it gets an
+    address from the office's DHCP server, and stopping the network removes
+    the profiles; an internal network's bridge is left unmanaged by NM."""
+    marinad = nm_marinad
+    with office_network(netns, "eth9") as office:
+        wait_until(lambda: "eth9" in network_manager.device_states(), 30, "NM to see eth9")
+        network = create_network(marinad, "office", kind="external", host_interface="eth9")
+        bridge = network_prop(marinad, network, "Bridge")
+        profiles = network_manager.connection_ids()
+        assert f"marina-{bridge}" in profiles and f"marina-{bridge}-eth9" in profiles, profiles
+        wait_until(lambda: f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout,
+                   30, "NM to make eth9 a port of the bridge")
+        machine = guest_on(marinad, disk, "bridged", network)
+        start(marinad, machine)
+        address = guest_address(marinad, machine)
+        assert in_range(address, "198.51.100.50", "198.51.100.60")
+        assert office.succeeds("ping", "-c", "1", "-W", "3", address)
+        marinad.machine(machine, "TurnOff")
+        marinad.wait_state(machine, "off")
+        network_call(marinad, network, "Stop", "a{sv}", {})
+        assert not [p for p in network_manager.connection_ids() if p.startswith("marina-")]
+    internal = create_network(marinad, "lab", kind="internal")
+    bridge = network_prop(marinad, internal, "Bridge")
+    wait_until(lambda: network_manager.device_states().get(bridge) == "unmanaged", 30,
+               f"NM to leave {bridge} unmanaged")
 
 
 def subprocess_in(namespace, command):
