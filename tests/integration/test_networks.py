@@ -353,19 +353,25 @@ def office_network(netns, interface):
     finally:
         office.delete()
 
+def guest_reaches_the_office(marinad, disk, network, office):
+    """A guest on the bridged network gets its address from the office's
+    DHCP server and answers the office's ping; then it is turned off."""
+    machine = guest_on(marinad, disk, "bridged", network)
+    start(marinad, machine)
+    address = guest_address(marinad, machine)
+    assert in_range(address, "198.51.100.50", "198.51.100.60")
+    assert office.succeeds("ping", "-c", "1", "-W", "3", address)
+    marinad.machine(machine, "TurnOff")
+    marinad.wait_state(machine, "off")
+
+
 def test_external_network_bridges_a_host_interface(marinad, disk, netns):
     with office_network(netns, "eth9") as office:
         netns.run("ip", "link", "set", "eth9", "up")
         network = create_network(marinad, "office", kind="external", host_interface="eth9")
         bridge = network_prop(marinad, network, "Bridge")
         assert f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout
-        machine = guest_on(marinad, disk, "bridged", network)
-        start(marinad, machine)
-        address = guest_address(marinad, machine)
-        assert in_range(address, "198.51.100.50", "198.51.100.60")
-        assert office.succeeds("ping", "-c", "1", "-W", "3", address)
-        marinad.machine(machine, "TurnOff")
-        marinad.wait_state(machine, "off")
+        guest_reaches_the_office(marinad, disk, network, office)
         network_call(marinad, network, "Stop", "a{sv}", {})
         assert "master" not in netns.run("ip", "link", "show", "eth9").stdout
 
@@ -411,13 +417,7 @@ def test_with_network_manager_external_bridges_through_it(nm_marinad, network_ma
         assert f"marina-{bridge}" in profiles and f"marina-{bridge}-eth9" in profiles, profiles
         wait_until(lambda: f"master {bridge}" in netns.run("ip", "link", "show", "eth9").stdout,
                    30, "NM to make eth9 a port of the bridge")
-        machine = guest_on(marinad, disk, "bridged", network)
-        start(marinad, machine)
-        address = guest_address(marinad, machine)
-        assert in_range(address, "198.51.100.50", "198.51.100.60")
-        assert office.succeeds("ping", "-c", "1", "-W", "3", address)
-        marinad.machine(machine, "TurnOff")
-        marinad.wait_state(machine, "off")
+        guest_reaches_the_office(marinad, disk, network, office)
         network_call(marinad, network, "Stop", "a{sv}", {})
         assert not [p for p in network_manager.connection_ids() if p.startswith("marina-")]
     internal = create_network(marinad, "lab", kind="internal")
