@@ -32,6 +32,15 @@ marina_job_row_get_job (MarinaJobRow *self)
   return self->job;
 }
 
+/* Asks marinad to cancel the job; how it ends comes through "finished". */
+void
+marina_job_row_cancel (MarinaJobRow *self)
+{
+  g_debug ("job %s: cancelling", g_dbus_proxy_get_object_path (G_DBUS_PROXY (self->job)));
+  g_dbus_proxy_call (G_DBUS_PROXY (self->job), "Cancel", NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                     NULL, NULL);
+}
+
 static void
 sync_progress (MarinaJobRow *self)
 {

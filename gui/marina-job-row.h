@@ -13,5 +13,6 @@ G_DECLARE_FINAL_TYPE (MarinaJobRow, marina_job_row, MARINA, JOB_ROW, GtkListBoxR
 MarinaJobRow  *marina_job_row_new     (MarinaDBusJob *job,
                                        const char    *title);
 MarinaDBusJob *marina_job_row_get_job (MarinaJobRow  *self);
+void           marina_job_row_cancel  (MarinaJobRow  *self);
 
 G_END_DECLS

@@ -24,7 +24,6 @@
 #define MANAGER_IFACE BUS_NAME ".Manager"
 #define MACHINE_IFACE BUS_NAME ".Machine"
 #define NETWORK_IFACE BUS_NAME ".Network"
-#define JOB_IFACE BUS_NAME ".Job"
 
 struct _MarinaNewMachineDialog {
   AdwWindow parent_instance;
@@ -276,21 +275,15 @@ action_new_disk (GtkWidget *widget, const char *action, GVariant *parameter)
   open_disk_dialog (MARINA_NEW_MACHINE_DIALOG (widget));
 }
 
-static void
-cancel_job (MarinaNewMachineDialog *self, const char *path)
-{
-  if (!g_variant_is_object_path (path))
-    return;
-  g_debug ("assistant: cancelling %s", path);
-  g_dbus_connection_call (self->connection, BUS_NAME, path, JOB_IFACE, "Cancel", NULL, NULL,
-                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
-}
-
-/* The job row's Cancel button (win.cancel-job, as on the disks page). */
+/* The job row's Cancel button (win.cancel-job, as on the disks page): the
+ * assistant follows one job, its new disk's. */
 static void
 action_cancel_job (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
-  cancel_job (user_data, g_variant_get_string (parameter, NULL));
+  MarinaNewMachineDialog *self = user_data;
+
+  if (self->disk_job)
+    marina_job_row_cancel (self->disk_job);
 }
 
 static void
@@ -519,8 +512,7 @@ marina_new_machine_dialog_fill (MarinaNewMachineDialog *self, GVariant *values)
   if (g_variant_dict_contains (&dict, "new-disk"))
     open_disk_dialog (self);
   if (g_variant_dict_contains (&dict, "cancel-disk") && self->disk_job)
-    cancel_job (self, g_dbus_proxy_get_object_path (
-                        G_DBUS_PROXY (marina_job_row_get_job (self->disk_job))));
+    marina_job_row_cancel (self->disk_job);
   g_variant_dict_clear (&dict);
 }
 
@@ -542,8 +534,7 @@ marina_new_machine_dialog_dispose (GObject *object)
   g_clear_object (&self->cancellable);
   /* Closed while its disk is being made: nothing is to be left half-made. */
   if (self->disk_job)
-    cancel_job (self, g_dbus_proxy_get_object_path (
-                        G_DBUS_PROXY (marina_job_row_get_job (self->disk_job))));
+    marina_job_row_cancel (self->disk_job);
   forget_disk_job (self);
   if (self->disk_dialog)
     gtk_window_destroy (GTK_WINDOW (self->disk_dialog));

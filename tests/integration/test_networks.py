@@ -27,15 +27,20 @@ def netns():
     namespace.delete()
 
 
-@pytest.fixture
-def marinad(bus, workdir, netns):
-    service = Marinad(bus, workdir, netns=netns).start()
+def marinad_in(netns, bus, workdir, env=None):
+    """marinad in the test's namespace; what it leaves running is stopped after."""
+    service = Marinad(bus, workdir, netns=netns, env=env).start()
     yield service
     service.stop()
     kill_machines(service)
     kill_networks(service)
     remove_cgroups(service.cgroup_name)
     print("---- marinad's log ----\n" + service.log())
+
+
+@pytest.fixture
+def marinad(bus, workdir, netns):
+    yield from marinad_in(netns, bus, workdir)
 
 
 def create_network(marinad, name, **options):
@@ -392,14 +397,7 @@ def network_manager(netns, bus, workdir):
 @pytest.fixture
 def nm_marinad(bus, workdir, netns, network_manager):
     """marinad whose system bus is the one NetworkManager is on."""
-    service = Marinad(bus, workdir, netns=netns,
-                      env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address}).start()
-    yield service
-    service.stop()
-    kill_machines(service)
-    kill_networks(service)
-    remove_cgroups(service.cgroup_name)
-    print("---- marinad's log ----\n" + service.log())
+    yield from marinad_in(netns, bus, workdir, env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
 
 
 def test_with_network_manager_external_bridges_through_it(nm_marinad, network_manager, disk,
